@@ -1,0 +1,180 @@
+//! check_cron_file: reads the one-line result a cron job wrote (`ts|code|STATE|message`, Zulip's
+//! format, or any custos check run with `--state-file`) and reports it as Zulip's reader does:
+//! `<STATE>: <message>`, exit code from the file.
+//!
+//! Zulip's rules, kept exactly: the whole file is stripped and must split into four `|` fields;
+//! missing → `UNKNOWN: Results file is missing`; wrong field count → `UNKNOWN: Results file
+//! malformed`; `trunc(now - ts) > max age` → `UNKNOWN: Results file is stale` (a timestamp in
+//! the future is never stale). Where Zulip's Python crashed (unreadable file, non-integer
+//! timestamp or code, a code outside 0-3, no argument) this reports UNKNOWN with the reason.
+
+use anyhow::Context as _;
+use clap::Parser;
+use plugin_core::units::{format_number, human_duration};
+use plugin_core::{
+    args, statefile, CheckError, CheckResult, Context, Perfdata, Plugin, Range, Report, State,
+    Thresholds, Uom,
+};
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub const PLUGIN: Plugin = Plugin {
+    short_status: true,
+    ..Plugin::new("check_cron_file", env!("CARGO_PKG_VERSION"))
+};
+
+/// Zulip's default maximum age, in seconds.
+pub const DEFAULT_MAX_AGE: f64 = 120.0;
+
+/// Reports the result a cron job wrote to a state file.
+///
+/// Usage as Zulip's reader: check_cron_file FILE [MAX_AGE_SECONDS]
+#[derive(Parser, Debug)]
+#[command(
+    about = "Report the result a cron job wrote to a state file (ts|code|STATE|message)",
+    after_help = "Output is Zulip's: '<STATE>: <message>', exit code from the file. Missing, \
+malformed and stale files are UNKNOWN."
+)]
+pub struct Args {
+    /// Results file (as Zulip's reader takes it); same as --file
+    #[arg(value_name = "FILE")]
+    pub file_arg: Option<PathBuf>,
+
+    /// Maximum age of the result before it is stale, in seconds; same as --max-age
+    #[arg(value_name = "MAX_AGE_SECONDS", value_parser = args::duration)]
+    pub max_age_arg: Option<f64>,
+
+    /// Further arguments are ignored, as Zulip's reader ignores them
+    #[arg(value_name = "IGNORED", num_args = 0.., allow_hyphen_values = false)]
+    pub ignored: Vec<String>,
+
+    /// Results file written by the cron job
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "PATH",
+        conflicts_with = "file_arg"
+    )]
+    pub file: Option<PathBuf>,
+
+    /// Maximum age before the result is stale: seconds or a duration (120, 2min, 1h) [default: 120]
+    #[arg(long = "max-age", value_name = "DURATION", value_parser = args::duration,
+          conflicts_with = "max_age_arg")]
+    pub max_age: Option<f64>,
+
+    /// Warning range on the result's age (seconds or a duration, e.g. 90s)
+    #[arg(short = 'w', long = "warning", value_name = "RANGE", value_parser = args::time_range)]
+    pub warning: Option<Range>,
+
+    /// Critical range on the result's age (seconds or a duration, e.g. 5min)
+    #[arg(short = 'c', long = "critical", value_name = "RANGE", value_parser = args::time_range)]
+    pub critical: Option<Range>,
+}
+
+fn now_secs() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Zulip-style failure: `UNKNOWN: <message>`.
+fn unknown(message: impl Into<String>) -> CheckError {
+    CheckError::unknown(message)
+}
+
+pub fn check(args: &Args, ctx: &Context) -> CheckResult {
+    check_at(args, ctx, now_secs())
+}
+
+/// The check, with "now" given (tests pin the clock).
+pub fn check_at(args: &Args, ctx: &Context, now: f64) -> CheckResult {
+    let path = args
+        .file
+        .as_ref()
+        .or(args.file_arg.as_ref())
+        .ok_or_else(|| {
+            unknown("no results file given (check_cron_file FILE [MAX_AGE_SECONDS], or --file)")
+        })?;
+    let max_age = args.max_age.or(args.max_age_arg).unwrap_or(DEFAULT_MAX_AGE);
+    let thresholds = Thresholds::new(args.warning, args.critical);
+
+    ctx.stage(format!("reading {}", path.display()));
+    let bytes = match std::fs::read(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(unknown("Results file is missing").detail(format!("{}", path.display())))
+        }
+        other => {
+            other.with_context(|| format!("Results file is unreadable: {}", path.display()))?
+        }
+    };
+    ctx.stage("parsing the results file");
+    let content = String::from_utf8_lossy(&bytes);
+    let record = statefile::Record::parse(&content).map_err(|e| match e {
+        statefile::ParseError::FieldCount(_) => unknown("Results file malformed").detail(format!(
+            "{}: {e}; expected ts|code|STATE|message",
+            path.display()
+        )),
+        other => unknown(format!("Results file malformed: {other}"))
+            .detail(format!("{}", path.display())),
+    })?;
+
+    // Zulip: int(time.time() - timestamp), so 120.9 s is not stale at max age 120.
+    let age = (now - record.timestamp as f64).trunc();
+    if age > max_age {
+        return Err(unknown("Results file is stale").detail(format!(
+            "{}: written {} ago, max age {}",
+            path.display(),
+            human_duration(age),
+            human_duration(max_age)
+        )));
+    }
+    let state = State::from_code(record.code).ok_or_else(|| {
+        unknown(format!(
+            "Results file has exit code {}, outside 0-3 ({}: {})",
+            record.code,
+            record.state_text,
+            record.message.lines().next().unwrap_or("")
+        ))
+    })?;
+
+    let shown_age = age.max(0.0);
+    let mut report = Report::new(state, record.message.clone());
+    report.status_text = Some(record.state_text.clone());
+    report.perfdata.push(
+        Perfdata::new("age", shown_age)
+            .uom(Uom::Seconds)
+            .thresholds(&thresholds)
+            .min(0.0),
+    );
+    if let Some((age_state, range)) = thresholds.violated(shown_age) {
+        if age_state.worst(state) != state {
+            report.summary = format!(
+                "Results file is {} old ({} {}s); {}: {}",
+                human_duration(shown_age),
+                age_state.name().to_lowercase(),
+                range.describe(),
+                record.state_text,
+                record.message
+            );
+            report.status_text = Some(age_state.name().to_string());
+            report.state = age_state;
+        }
+    }
+    if ctx.verbosity > 0 {
+        report.details.push(format!(
+            "{}: written at {} ({} ago), max age {}",
+            path.display(),
+            record.timestamp,
+            human_duration(shown_age),
+            format_number(max_age)
+        ));
+        if age < 0.0 {
+            report.details.push(format!(
+                "the timestamp is {} in the future (clock skew?)",
+                human_duration(-age)
+            ));
+        }
+    }
+    Ok(report)
+}

@@ -1,0 +1,3 @@
+fn main() {
+    plugin_core::run(check_cron_file::PLUGIN, check_cron_file::check)
+}

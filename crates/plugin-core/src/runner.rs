@@ -1,0 +1,528 @@
+//! The runner: argument parsing, one deadline, the panic guard, and the single exit path.
+//!
+//! Every check's `main` is `plugin_core::run(PLUGIN, check)`. The runner
+//! - parses arguments with clap, adding the [`CommonArgs`]; `--help`, `--version` and usage
+//!   errors print to stdout and exit 3;
+//! - starts a watchdog thread for the deadline (`-t`), which, even while the check is blocked in
+//!   a system call, kills registered child process groups, prints `... timed out after N seconds`
+//!   and exits with `--timeout-result` (default UNKNOWN);
+//! - turns a panic anywhere into `UNKNOWN - internal error: ...` with exit 3;
+//! - prints the report once (whoever finishes first, check or watchdog, is the only one to print),
+//!   writes the `--state-file`, and exits 0-3. Nothing is written to stderr.
+
+use crate::output::{render_json, render_nagios, seconds_phrase, Report, DEFAULT_OUTPUT_LIMIT};
+use crate::state::State;
+use crate::statefile::{write_record, Record};
+use crate::units::parse_duration;
+use clap::{ArgAction, Args, FromArgMatches, Parser, ValueEnum};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::thread::{self, ThreadId};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Name and version of a check binary.
+#[derive(Clone, Copy, Debug)]
+pub struct Plugin {
+    /// The binary name, `check_<name>`.
+    pub name: &'static str,
+    pub version: &'static str,
+    /// Start every status line with `<STATE>:` instead of `<LABEL> <STATE> -` (Zulip's
+    /// `check_cron_file` format, kept so existing services read the same text).
+    pub short_status: bool,
+}
+
+impl Plugin {
+    /// A plugin with the standard status line.
+    pub const fn new(name: &'static str, version: &'static str) -> Plugin {
+        Plugin {
+            name,
+            version,
+            short_status: false,
+        }
+    }
+
+    /// Applies this plugin's status-line style to a report.
+    fn style(&self, mut report: Report) -> Report {
+        if self.short_status && report.status_text.is_none() {
+            report.status_text = Some(report.state.name().to_string());
+        }
+        report
+    }
+
+    /// The status-line label: the name without `check_`, upper-cased (`CRON_FILE`).
+    pub fn label(&self) -> String {
+        self.name
+            .strip_prefix("check_")
+            .unwrap_or(self.name)
+            .to_ascii_uppercase()
+    }
+}
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Status line, long output, perfdata.
+    Nagios,
+    /// One JSON object.
+    Json,
+}
+
+/// The `-t` value: seconds (or a duration such as `500ms`, `1min`), optionally `:STATE` as
+/// check_nrpe takes it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Timeout {
+    pub seconds: f64,
+    pub state: Option<State>,
+}
+
+/// Parses `-t SECONDS[:STATE]`.
+pub fn parse_timeout(text: &str) -> Result<Timeout, String> {
+    let (secs, state) = match text.rsplit_once(':') {
+        Some((s, st)) => (s, Some(st.parse::<State>().map_err(|e| e.to_string())?)),
+        None => (text, None),
+    };
+    let seconds = parse_duration(secs).map_err(|e| e.to_string())?;
+    if seconds <= 0.0 {
+        return Err(format!("'{text}': the timeout must be more than 0 seconds"));
+    }
+    Ok(Timeout { seconds, state })
+}
+
+// Options every check has. (No doc comment here: clap would use it as the check's `about`.)
+#[derive(Args, Clone, Debug)]
+pub struct CommonArgs {
+    /// More detail in the long output; repeat for more (at most 3)
+    #[arg(short = 'v', long = "verbose", action = ArgAction::Count, help_heading = "Common options")]
+    pub verbose: u8,
+
+    /// Deadline for the whole run: seconds, a duration (500ms, 1min), or SECONDS:STATE
+    #[arg(short = 't', long = "timeout", value_name = "SECONDS", default_value = "10",
+          value_parser = parse_timeout, help_heading = "Common options")]
+    pub timeout: Timeout,
+
+    /// State when the deadline passes: ok, warning, critical, unknown (or 0-3)
+    #[arg(long = "timeout-result", value_name = "STATE", value_parser = crate::args::state,
+          help_heading = "Common options")]
+    pub timeout_result: Option<State>,
+
+    /// Output format
+    #[arg(
+        long = "output-format",
+        value_name = "FORMAT",
+        value_enum,
+        default_value = "nagios",
+        help_heading = "Common options"
+    )]
+    pub output_format: OutputFormat,
+
+    /// Cron mode: also write the result to PATH as one line ts|code|STATE|message (atomically)
+    #[arg(
+        long = "state-file",
+        value_name = "PATH",
+        help_heading = "Common options"
+    )]
+    pub state_file: Option<PathBuf>,
+
+    /// Most bytes of output; long output is cut first, then perfdata (0: no limit)
+    #[arg(long = "output-limit", value_name = "BYTES", default_value_t = DEFAULT_OUTPUT_LIMIT,
+          help_heading = "Common options")]
+    pub output_limit: usize,
+}
+
+/// What a check knows about its run: verbosity and the time left.
+#[derive(Debug)]
+pub struct Context {
+    pub verbosity: u8,
+    started: Instant,
+    deadline: Instant,
+    invoked_as: String,
+}
+
+impl Context {
+    /// A context for calling a check's logic directly (tests, other front ends).
+    pub fn new(timeout: Duration, verbosity: u8) -> Context {
+        let now = Instant::now();
+        Context {
+            verbosity: verbosity.min(3),
+            started: now,
+            deadline: now + timeout,
+            invoked_as: String::new(),
+        }
+    }
+
+    /// When the run must end.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Time left before the deadline (zero once it has passed).
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// Time since the run started.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// The file name the binary was invoked as (`check_website_response.sh` for the link).
+    pub fn invoked_as(&self) -> &str {
+        &self.invoked_as
+    }
+
+    /// Names what the check is doing now; a timeout message says it (`... while reading X`).
+    pub fn stage(&self, what: impl Into<String>) {
+        if let Some(shared) = SHARED.get() {
+            *lock(&shared.stage) = Some(what.into());
+        }
+    }
+
+    /// Registers a child's process group (spawn it with `process_group(0)`): the watchdog
+    /// kills it at the deadline so that nothing is left behind.
+    pub fn register_child(&self, pid: u32) {
+        lock(&CHILDREN).push(pid);
+    }
+
+    /// Forgets a child that has been waited for.
+    pub fn unregister_child(&self, pid: u32) {
+        lock(&CHILDREN).retain(|&p| p != pid);
+    }
+}
+
+/// A failure that ends the check: "could not measure" (UNKNOWN) or "the service is down"
+/// (CRITICAL, or another state), with a message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckError {
+    pub state: State,
+    pub message: String,
+    pub details: Vec<String>,
+}
+
+impl CheckError {
+    pub fn new(state: State, message: impl Into<String>) -> CheckError {
+        CheckError {
+            state,
+            message: message.into(),
+            details: Vec::new(),
+        }
+    }
+
+    /// The check could not measure (bad input, permissions, unexpected replies).
+    pub fn unknown(message: impl Into<String>) -> CheckError {
+        CheckError::new(State::Unknown, message)
+    }
+
+    /// The service is down or refused us.
+    pub fn critical(message: impl Into<String>) -> CheckError {
+        CheckError::new(State::Critical, message)
+    }
+
+    pub fn detail(mut self, line: impl Into<String>) -> CheckError {
+        self.details.push(line.into());
+        self
+    }
+
+    pub fn into_report(self) -> Report {
+        let mut r = Report::new(self.state, self.message);
+        r.details = self.details;
+        r
+    }
+}
+
+/// Errors with context chains (`anyhow`) are "could not measure": UNKNOWN, the chain joined by
+/// `: `.
+impl From<anyhow::Error> for CheckError {
+    fn from(e: anyhow::Error) -> CheckError {
+        CheckError::unknown(format!("{e:#}"))
+    }
+}
+
+pub type CheckResult = Result<Report, CheckError>;
+
+/// What the exit path needs to know, set once before the check starts.
+struct Shared {
+    plugin: Plugin,
+    label: String,
+    format: OutputFormat,
+    output_limit: usize,
+    state_file: Option<PathBuf>,
+    stage: Mutex<Option<String>>,
+}
+
+static SHARED: OnceLock<Shared> = OnceLock::new();
+static FINISHING: AtomicBool = AtomicBool::new(false);
+static FINISHER: Mutex<Option<ThreadId>> = Mutex::new(None);
+static CHILDREN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// Locks a mutex even if a panicking thread poisoned it (the exit path must always work).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write_stdout(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn kill_children() {
+    for pid in lock(&CHILDREN).drain(..) {
+        // SAFETY: kill(2) with a negative pid signals that process group; no memory involved.
+        unsafe {
+            libc::kill(-(pid as libc::pid_t), libc::SIGKILL);
+        }
+    }
+}
+
+/// The single exit path: the first thread to get here prints and exits; any other waits for it.
+fn finish(mut report: Report) -> ! {
+    if FINISHING.swap(true, Ordering::SeqCst) {
+        // Someone else is printing. If that someone is this very thread (a panic while
+        // finishing), bail out at once; otherwise let the other thread exit the process.
+        if *lock(&FINISHER) == Some(thread::current().id()) {
+            write_stdout("UNKNOWN - internal error while writing the result\n");
+            // SAFETY: _exit ends the process immediately; nothing is touched afterwards.
+            unsafe { libc::_exit(3) }
+        }
+        loop {
+            thread::sleep(Duration::from_secs(3600));
+        }
+    }
+    *lock(&FINISHER) = Some(thread::current().id());
+    let shared = SHARED.get();
+    if let Some(path) = shared.and_then(|s| s.state_file.as_ref()) {
+        let first = report.summary.lines().next().unwrap_or("").to_string();
+        if let Err(e) = write_record(path, &Record::new(unix_now(), report.state, &first)) {
+            report
+                .details
+                .insert(0, format!("(the result was {}: {first})", report.state));
+            report.summary = format!("cannot write state file {}: {e}", path.display());
+            report.state = State::Unknown;
+            report.status_text = None;
+        }
+    }
+    if let Some(s) = shared {
+        report = s.plugin.style(report);
+    }
+    let text = match shared {
+        Some(s) if s.format == OutputFormat::Json => render_json(s.plugin.name, &s.label, &report),
+        Some(s) => render_nagios(&s.label, &report, s.output_limit),
+        None => render_nagios("CUSTOS", &report, DEFAULT_OUTPUT_LIMIT),
+    };
+    write_stdout(&text);
+    std::process::exit(report.state.code())
+}
+
+fn panic_message(info: &std::panic::PanicHookInfo<'_>) -> String {
+    let payload = info.payload();
+    let msg = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_string());
+    match info.location() {
+        Some(loc) => format!("internal error: {msg} (at {}:{})", loc.file(), loc.line()),
+        None => format!("internal error: {msg}"),
+    }
+}
+
+fn install_panic_hook(plugin: Plugin) {
+    let label = plugin.label();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = panic_message(info);
+        if SHARED.get().is_none() {
+            // Before arguments were parsed: no format chosen yet.
+            let report = plugin.style(Report::new(State::Unknown, message));
+            write_stdout(&render_nagios(&label, &report, 0));
+            // SAFETY: immediate exit with a valid plugin code.
+            unsafe { libc::_exit(3) }
+        }
+        kill_children();
+        finish(Report::new(State::Unknown, message))
+    }));
+}
+
+fn start_watchdog(deadline: Instant, seconds: f64, state: State) {
+    thread::Builder::new()
+        .name("custos-deadline".into())
+        .spawn(move || {
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                thread::sleep(left);
+            }
+            kill_children();
+            if FINISHING.load(Ordering::SeqCst) {
+                // The check is already printing; give it a moment, then end the run regardless.
+                thread::sleep(Duration::from_millis(500));
+                // SAFETY: immediate exit with a valid plugin code.
+                unsafe { libc::_exit(state.code()) }
+            }
+            let stage = SHARED
+                .get()
+                .and_then(|s| lock(&s.stage).clone())
+                .map(|s| format!(" while {s}"))
+                .unwrap_or_default();
+            finish(Report::new(
+                state,
+                format!("timed out after {}{stage}", seconds_phrase(seconds)),
+            ))
+        })
+        .expect("start the deadline thread");
+}
+
+/// Parses arguments into the check's own `A` and the [`CommonArgs`]; on `--help`, `--version`
+/// or a usage error, prints to stdout and exits 3.
+fn parse_args<A: Parser>(plugin: &Plugin, label: &str) -> (A, CommonArgs, String) {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let invoked_as = argv
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| plugin.name.to_string());
+    let cmd = CommonArgs::augment_args(A::command())
+        .name(plugin.name)
+        .bin_name(plugin.name)
+        .version(plugin.version)
+        .term_width(80);
+    let parsed = cmd
+        .try_get_matches_from(argv)
+        .and_then(|m| Ok((A::from_arg_matches(&m)?, CommonArgs::from_arg_matches(&m)?)));
+    match parsed {
+        Ok((a, c)) => (a, c, invoked_as),
+        Err(e) => {
+            use clap::error::ErrorKind::*;
+            let text = e.render().to_string();
+            if matches!(
+                e.kind(),
+                DisplayHelp | DisplayVersion | DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                write_stdout(&text);
+                std::process::exit(State::Unknown.code());
+            }
+            let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+            let first = lines.next().unwrap_or("invalid arguments");
+            let mut report = plugin.style(Report::new(
+                State::Unknown,
+                first.strip_prefix("error: ").unwrap_or(first),
+            ));
+            report.details = lines.map(String::from).collect();
+            write_stdout(&render_nagios(label, &report, DEFAULT_OUTPUT_LIMIT));
+            std::process::exit(State::Unknown.code());
+        }
+    }
+}
+
+/// Runs a check as a plugin process and exits with its state. Never returns.
+pub fn run<A, F>(plugin: Plugin, check: F) -> !
+where
+    A: Parser,
+    F: FnOnce(&A, &Context) -> CheckResult,
+{
+    let started = Instant::now();
+    let label = plugin.label();
+    install_panic_hook(plugin);
+    let (args, common, invoked_as) = parse_args::<A>(&plugin, &label);
+
+    let timeout_state = common
+        .timeout_result
+        .or(common.timeout.state)
+        .unwrap_or(State::Unknown);
+    let deadline = started + Duration::from_secs_f64(common.timeout.seconds.min(1e9));
+    let _ = SHARED.set(Shared {
+        plugin,
+        label,
+        format: common.output_format,
+        output_limit: common.output_limit,
+        state_file: common.state_file.clone(),
+        stage: Mutex::new(None),
+    });
+    start_watchdog(deadline, common.timeout.seconds, timeout_state);
+
+    let ctx = Context {
+        verbosity: common.verbose.min(3),
+        started,
+        deadline,
+        invoked_as,
+    };
+    let report = check(&args, &ctx).unwrap_or_else(CheckError::into_report);
+    finish(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeout_values() {
+        assert_eq!(
+            parse_timeout("10"),
+            Ok(Timeout {
+                seconds: 10.0,
+                state: None
+            })
+        );
+        assert_eq!(parse_timeout("500ms").unwrap().seconds, 0.5);
+        assert_eq!(parse_timeout("1min").unwrap().seconds, 60.0);
+        assert_eq!(
+            parse_timeout("30:critical"),
+            Ok(Timeout {
+                seconds: 30.0,
+                state: Some(State::Critical)
+            })
+        );
+        assert_eq!(parse_timeout("5:2").unwrap().state, Some(State::Critical));
+        for bad in ["0", "-1", "", "abc", "10:maybe", "10s:", "1e999"] {
+            assert!(parse_timeout(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn labels() {
+        let p = Plugin::new("check_postgres_backup", "0");
+        assert_eq!(p.label(), "POSTGRES_BACKUP");
+    }
+
+    #[test]
+    fn errors_keep_their_chain() {
+        use anyhow::Context as _;
+        let e: CheckError = std::fs::read("/nonexistent/custos")
+            .context("reading /nonexistent/custos")
+            .unwrap_err()
+            .into();
+        assert_eq!(e.state, State::Unknown);
+        assert!(
+            e.message
+                .starts_with("reading /nonexistent/custos: No such file"),
+            "{}",
+            e.message
+        );
+        let io: CheckError = anyhow::Error::new(std::io::Error::other("boom")).into();
+        assert_eq!(io.message, "boom");
+        assert_eq!(
+            CheckError::critical("down").into_report().state,
+            State::Critical
+        );
+    }
+
+    #[test]
+    fn context_time_left() {
+        let ctx = Context::new(Duration::from_secs(5), 9);
+        assert_eq!(ctx.verbosity, 3);
+        assert!(ctx.remaining() <= Duration::from_secs(5));
+        assert!(ctx.remaining() > Duration::from_secs(4));
+        let gone = Context::new(Duration::ZERO, 0);
+        assert_eq!(gone.remaining(), Duration::ZERO);
+    }
+}

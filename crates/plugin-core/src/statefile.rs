@@ -1,0 +1,239 @@
+//! Cron-mode result files in Zulip's format: one line `unix_ts|code|STATE|message`.
+//!
+//! Written atomically (a temporary file in the same directory, then `rename`), so a reader never
+//! sees half a file; read back by `check_cron_file` with Zulip's rules.
+
+use crate::state::State;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// One result record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// Unix time in whole seconds.
+    pub timestamp: i64,
+    /// The exit code the reader will exit with.
+    pub code: i64,
+    /// The state text, printed verbatim by the reader (`OK` up to 2024, `ok` after, in Zulip).
+    pub state_text: String,
+    /// The message; may contain newlines when a foreign writer put them there.
+    pub message: String,
+}
+
+/// Why a file's content is not a record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ParseError {
+    /// Not exactly four `|`-separated fields (Zulip: "Results file malformed").
+    FieldCount(usize),
+    /// The timestamp is not an integer.
+    Timestamp(String),
+    /// The exit code is not an integer.
+    Code(String),
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParseError::FieldCount(n) => write!(f, "{n} '|'-separated fields instead of 4"),
+            ParseError::Timestamp(s) => write!(f, "timestamp '{s}' is not a whole number"),
+            ParseError::Code(s) => write!(f, "exit code '{s}' is not a whole number"),
+        }
+    }
+}
+
+/// Python's `int()` on a field: surrounding whitespace, an optional sign, digits (with single
+/// underscores between digits, as Python allows).
+fn python_int(field: &str) -> Option<i64> {
+    let t = field.trim();
+    let (neg, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if digits.is_empty()
+        || digits.starts_with('_')
+        || digits.ends_with('_')
+        || digits.contains("__")
+        || !digits.chars().all(|c| c.is_ascii_digit() || c == '_')
+    {
+        return None;
+    }
+    let v: i64 = digits.replace('_', "").parse().ok()?;
+    Some(if neg { -v } else { v })
+}
+
+impl Record {
+    /// A record for a result now.
+    pub fn new(timestamp: i64, state: State, message: &str) -> Record {
+        Record {
+            timestamp,
+            code: state.code() as i64,
+            state_text: state.name().to_string(),
+            message: message.to_string(),
+        }
+    }
+
+    /// Parses file content with Zulip's `check_cron_file` rules: strip the whole content, split
+    /// on `|`, require exactly four fields; the timestamp and code must be integers.
+    pub fn parse(content: &str) -> Result<Record, ParseError> {
+        let pieces: Vec<&str> = content.trim().split('|').collect();
+        if pieces.len() != 4 {
+            return Err(ParseError::FieldCount(pieces.len()));
+        }
+        let timestamp =
+            python_int(pieces[0]).ok_or_else(|| ParseError::Timestamp(pieces[0].to_string()))?;
+        let code = python_int(pieces[1]).ok_or_else(|| ParseError::Code(pieces[1].to_string()))?;
+        Ok(Record {
+            timestamp,
+            code,
+            state_text: pieces[2].to_string(),
+            message: pieces[3].to_string(),
+        })
+    }
+
+    /// The line as written: `|` and line breaks in the text are replaced so that the record stays
+    /// one line of four fields.
+    pub fn to_line(&self) -> String {
+        let clean = |s: &str| -> String {
+            s.chars()
+                .map(|c| match c {
+                    '|' => '/',
+                    c if c.is_control() => ' ',
+                    c => c,
+                })
+                .collect()
+        };
+        format!(
+            "{}|{}|{}|{}\n",
+            self.timestamp,
+            self.code,
+            clean(&self.state_text),
+            clean(&self.message)
+        )
+    }
+}
+
+/// Writes `content` to `path` atomically: a temporary file beside it, flushed to disk, then
+/// renamed over `path`. On error the temporary file is removed.
+pub fn write_atomic(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no file name"))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = dir.join(tmp_name);
+    let result = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        f.write_all(content)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Writes a record to `path` atomically.
+pub fn write_record(path: &Path, record: &Record) -> std::io::Result<()> {
+    write_atomic(path, record.to_line().as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_both_zulip_eras() {
+        // Upper-case writers up to 2024, atomic_nagios_write (lower case) after.
+        let old = Record::parse("1700000000|0|OK|send time was 0.41\n").unwrap();
+        assert_eq!(
+            old,
+            Record {
+                timestamp: 1700000000,
+                code: 0,
+                state_text: "OK".into(),
+                message: "send time was 0.41".into()
+            }
+        );
+        let new = Record::parse("1765000000|0|ok|queues normal\n").unwrap();
+        assert_eq!(new.state_text, "ok");
+        // Whole-content strip, as Python's .strip(); inner newlines stay in the message.
+        let multi = Record::parse("  \n1|2|CRITICAL|line one\nline two\n\n").unwrap();
+        assert_eq!(multi.message, "line one\nline two");
+    }
+
+    #[test]
+    fn malformed_and_non_integer_fields() {
+        assert_eq!(Record::parse(""), Err(ParseError::FieldCount(1)));
+        assert_eq!(Record::parse("1|0|OK"), Err(ParseError::FieldCount(3)));
+        assert_eq!(Record::parse("1|0|OK|a|b"), Err(ParseError::FieldCount(5)));
+        assert_eq!(
+            Record::parse("x|0|OK|m"),
+            Err(ParseError::Timestamp("x".into()))
+        );
+        assert_eq!(
+            Record::parse("1.5|0|OK|m"),
+            Err(ParseError::Timestamp("1.5".into()))
+        );
+        assert_eq!(
+            Record::parse("1|ok|OK|m"),
+            Err(ParseError::Code("ok".into()))
+        );
+        assert_eq!(Record::parse("1| |OK|m"), Err(ParseError::Code(" ".into())));
+        // What Python's int() accepts.
+        assert_eq!(Record::parse(" 17 |+2|CRITICAL|m").unwrap().code, 2);
+        assert_eq!(Record::parse("1_700|-1|X|m").unwrap().timestamp, 1700);
+        assert!(Record::parse("1__7|0|OK|m").is_err());
+    }
+
+    #[test]
+    fn written_lines_stay_four_fields() {
+        let rec = Record::new(1700000000, State::Warning, "a|b\nc");
+        assert_eq!(rec.to_line(), "1700000000|1|WARNING|a/b c\n");
+        assert_eq!(Record::parse(&rec.to_line()).unwrap().message, "a/b c");
+    }
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("check_send_receive_state");
+        write_record(&path, &Record::new(1, State::Ok, "first")).unwrap();
+        write_record(&path, &Record::new(2, State::Critical, "second")).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "2|2|CRITICAL|second\n");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            names,
+            [std::ffi::OsString::from("check_send_receive_state")]
+        );
+    }
+
+    #[test]
+    fn atomic_write_error_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        // The target is a directory: rename fails, the temp file must be gone.
+        let target = dir.path().join("taken");
+        fs::create_dir(&target).unwrap();
+        fs::write(target.join("x"), "x").unwrap();
+        assert!(write_atomic(&target, b"data").is_err());
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [std::ffi::OsString::from("taken")]);
+        assert!(write_atomic(&dir.path().join("missing/dir/file"), b"x").is_err());
+    }
+}
