@@ -382,6 +382,25 @@ fn start_watchdog(deadline: Instant, seconds: f64, state: State) {
         .expect("start the deadline thread");
 }
 
+/// Nagios ranges start with `-` as often as not (`-w -7:23`, `-c -5:`): `--warning`,
+/// `--critical` and every option whose value is a `RANGE` take hyphen values, and every option that takes a value takes negative
+/// numbers. Applied to all checks here so that none can forget it.
+fn allow_negative_values(arg: clap::Arg) -> clap::Arg {
+    if !arg.get_action().takes_values() || arg.is_positional() {
+        return arg;
+    }
+    let is_range = arg
+        .get_value_names()
+        .is_some_and(|names| names.iter().any(|n| n.as_str() == "RANGE"))
+        || matches!(arg.get_long(), Some("warning" | "critical"));
+    let arg = arg.allow_negative_numbers(true);
+    if is_range {
+        arg.allow_hyphen_values(true)
+    } else {
+        arg
+    }
+}
+
 /// Parses arguments into the check's own `A` and the [`CommonArgs`]; on `--help`, `--version`
 /// or a usage error, prints to stdout and exits 3.
 fn parse_args<A: Parser>(plugin: &Plugin, label: &str) -> (A, CommonArgs, String) {
@@ -395,7 +414,8 @@ fn parse_args<A: Parser>(plugin: &Plugin, label: &str) -> (A, CommonArgs, String
         .name(plugin.name)
         .bin_name(plugin.name)
         .version(plugin.version)
-        .term_width(80);
+        .term_width(80)
+        .mut_args(allow_negative_values);
     let parsed = cmd
         .try_get_matches_from(argv)
         .and_then(|m| Ok((A::from_arg_matches(&m)?, CommonArgs::from_arg_matches(&m)?)));
