@@ -109,7 +109,6 @@ impl Range {
     pub fn describe(&self) -> String {
         let n = |v: f64| format_number(v);
         match (self.inside, self.start, self.end) {
-            (false, Some(s), Some(e)) if s == 0.0 => format!("outside 0..{}", n(e)),
             (false, Some(s), Some(e)) => format!("outside {}..{}", n(s), n(e)),
             (false, None, Some(e)) => format!("> {}", n(e)),
             (false, Some(s), None) => format!("< {}", n(s)),
@@ -133,8 +132,12 @@ impl fmt::Display for Range {
             (None, None) => f.write_str("~:"),
             (None, Some(e)) => write!(f, "~:{}", format_number(e)),
             (Some(s), None) => write!(f, "{}:", format_number(s)),
-            (Some(s), Some(e)) if s == 0.0 => f.write_str(&format_number(e)),
-            (Some(s), Some(e)) => write!(f, "{}:{}", format_number(s), format_number(e)),
+            (Some(s), Some(e)) => {
+                if s != 0.0 {
+                    write!(f, "{}:", format_number(s))?;
+                }
+                f.write_str(&format_number(e))
+            }
         }
     }
 }

@@ -1,0 +1,73 @@
+//! Cleanup that happens however the test process ends.
+//!
+//! A small `sh` watcher runs in its own process group with a pipe on its stdin; the harness
+//! keeps the write end. When the harness process exits, for any reason (tests done, a panic,
+//! `abort`, Ctrl-C, SIGKILL), the kernel closes the pipe, `read` returns, and the watcher runs
+//! the cleanup script that the harness filled in as it started servers: stop them, remove the
+//! temporary directory. Commands in the script are idempotent, so running it twice is harmless.
+
+use anyhow::{Context as _, Result};
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+
+pub struct Guard {
+    script: PathBuf,
+    watcher: Child,
+    pipe: Option<ChildStdin>,
+}
+
+impl Guard {
+    /// Starts the watcher for a base directory (removed last).
+    pub fn new(base: &Path) -> Result<Guard> {
+        let script = base.join("cleanup.sh");
+        std::fs::write(&script, "# written by custos-harness\n")?;
+        let watcher = Command::new("sh")
+            .arg("-c")
+            .arg(r#"read _ignored; sh "$0" >/dev/null 2>&1; rm -rf "$1""#)
+            .arg(&script)
+            .arg(base)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .context("starting the cleanup watcher (sh)")?;
+        let mut guard = Guard {
+            script,
+            watcher,
+            pipe: None,
+        };
+        guard.pipe = guard.watcher.stdin.take();
+        Ok(guard)
+    }
+
+    /// Adds shell lines to run at cleanup (before the directory is removed). Later additions
+    /// run first, so servers stop in the reverse order of their start.
+    pub fn on_cleanup(&self, lines: &str) -> Result<()> {
+        let old = std::fs::read_to_string(&self.script)?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&self.script)?;
+        write!(f, "{lines}\n{old}")?;
+        Ok(())
+    }
+
+    /// Cleans up now and waits for it to finish.
+    pub fn cleanup(mut self) -> Result<()> {
+        drop(self.pipe.take());
+        self.watcher.wait().context("waiting for cleanup")?;
+        Ok(())
+    }
+}
+
+/// A shell line that stops a process group: `signal` (TERM, or KILL for servers that ignore
+/// TERM), up to 5 s, then KILL.
+pub fn stop_group_line(pgid: u32, signal: &str) -> String {
+    format!(
+        "kill -{signal} -{pgid} 2>/dev/null; for i in $(seq 50); do kill -0 -{pgid} 2>/dev/null || break; sleep 0.1; done; kill -KILL -{pgid} 2>/dev/null"
+    )
+}

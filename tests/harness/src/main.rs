@@ -1,0 +1,83 @@
+//! `custos-harness run [--] COMMAND...`: start the test servers, run COMMAND with `CUSTOS_*`
+//! variables pointing at them, stop the servers, exit with COMMAND's status.
+
+use anyhow::{Context as _, Result};
+use custos_harness::{guard::Guard, make_base, start_all};
+use std::process::Command;
+use std::time::Instant;
+
+fn run(cmd: &[String]) -> Result<i32> {
+    let started = Instant::now();
+    let base = make_base()?;
+    let guard = Guard::new(&base)?;
+    let services = match start_all(&base, &guard) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = guard.cleanup();
+            return Err(e);
+        }
+    };
+    let json = base.join("services.json");
+    std::fs::write(&json, serde_json::to_string_pretty(&services)?)?;
+    eprintln!(
+        "custos-harness: PostgreSQL primary :{} replica :{}, RabbitMQ amqp :{} api :{} (ready in {:.1}s, in {})",
+        services.postgres.as_ref().map_or(0, |p| p.primary_port),
+        services.postgres.as_ref().map_or(0, |p| p.replica_port),
+        services.rabbitmq.as_ref().map_or(0, |r| r.amqp_port),
+        services.rabbitmq.as_ref().map_or(0, |r| r.api_port),
+        started.elapsed().as_secs_f64(),
+        base.display()
+    );
+    let status = Command::new(&cmd[0])
+        .args(&cmd[1..])
+        .envs(services.env_vars(&json))
+        .status()
+        .with_context(|| format!("running {}", cmd[0]));
+    let stop = Instant::now();
+    guard.cleanup()?;
+    eprintln!(
+        "custos-harness: servers stopped and {} removed ({:.1}s)",
+        base.display(),
+        stop.elapsed().as_secs_f64()
+    );
+    Ok(status?.code().unwrap_or(1))
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => {
+            let rest: Vec<String> = args[1..]
+                .iter()
+                .skip_while(|a| *a == "--")
+                .cloned()
+                .collect();
+            if rest.is_empty() {
+                Err(anyhow::anyhow!(
+                    "usage: custos-harness run [--] COMMAND [ARGS...]"
+                ))
+            } else {
+                run(&rest)
+            }
+        }
+        // For the harness' own tests: a guard whose owner dies without cleaning up.
+        Some("guard-selftest") if args.len() == 2 => (|| -> Result<i32> {
+            let base = std::path::PathBuf::from(&args[1]);
+            let guard = Guard::new(&base)?;
+            let marker = base.with_extension("cleaned");
+            guard.on_cleanup(&format!("touch '{}'", marker.display()))?;
+            std::mem::forget(guard);
+            std::process::abort()
+        })(),
+        _ => Err(anyhow::anyhow!(
+            "usage: custos-harness run [--] COMMAND [ARGS...]"
+        )),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("custos-harness: {e:#}");
+            std::process::exit(2)
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! The harness' servers are real: connect, query, stream, archive, speak AMQP.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+fn wait<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
+    custos_harness::util::wait_until(what, Duration::from_secs(secs), &mut f).unwrap()
+}
+
+#[test]
+fn postgres_replica_really_streams() {
+    let pg = custos_harness::postgres();
+    assert_ne!(pg.primary_port, 5432);
+    let mut primary = pg.client(false).unwrap();
+    let mut replica = pg.client(true).unwrap();
+    let in_recovery = |c: &mut postgres::Client| {
+        c.query_one("SELECT pg_is_in_recovery()", &[])
+            .unwrap()
+            .get::<_, bool>(0)
+    };
+    assert!(!in_recovery(&mut primary));
+    assert!(in_recovery(&mut replica));
+
+    let token = format!("smoke-{}-{:?}", std::process::id(), Instant::now());
+    primary
+        .batch_execute("CREATE TABLE IF NOT EXISTS harness_smoke (token text)")
+        .unwrap();
+    primary
+        .execute("INSERT INTO harness_smoke VALUES ($1)", &[&token])
+        .unwrap();
+    wait("the row on the replica", 20, || {
+        replica
+            .query_opt("SELECT 1 FROM harness_smoke WHERE token = $1", &[&token])
+            .ok()
+            .flatten()
+    });
+    let row = primary
+        .query_one(
+            "SELECT state, application_name FROM pg_stat_replication",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "streaming");
+    assert_eq!(row.get::<_, String>(1), "custos_replica");
+    let receiver: String = replica
+        .query_one("SELECT status FROM pg_stat_wal_receiver", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(receiver, "streaming");
+}
+
+#[test]
+fn postgres_archives_wal_to_the_directory() {
+    let pg = custos_harness::postgres();
+    let mut primary = pg.client(false).unwrap();
+    primary
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS harness_wal (x int); INSERT INTO harness_wal VALUES (1)",
+        )
+        .unwrap();
+    let segment: String = primary
+        .query_one("SELECT pg_walfile_name(pg_current_wal_lsn())", &[])
+        .unwrap()
+        .get(0);
+    primary.query_one("SELECT pg_switch_wal()", &[]).unwrap();
+    wait("the WAL segment in the archive", 30, || {
+        pg.archive_dir.join(&segment).exists().then_some(())
+    });
+    let archived: i64 = primary
+        .query_one("SELECT archived_count FROM pg_stat_archiver", &[])
+        .unwrap()
+        .get(0);
+    assert!(archived >= 1);
+}
+
+#[test]
+fn postgres_unix_socket_and_password_rules() {
+    let pg = custos_harness::postgres();
+    // Unix socket: trust, as Zulip's nagios role connects.
+    let sock = format!(
+        "host={} port={} user={} dbname=postgres",
+        pg.socket_dir.display(),
+        pg.primary_port,
+        pg.user
+    );
+    let mut c = postgres::Client::connect(&sock, postgres::NoTls).unwrap();
+    assert_eq!(c.query_one("SELECT 1", &[]).unwrap().get::<_, i32>(0), 1);
+    // TCP needs the password.
+    let wrong = format!(
+        "host=127.0.0.1 port={} user={} password=wrong dbname=postgres",
+        pg.primary_port, pg.user
+    );
+    let err = match postgres::Client::connect(&wrong, postgres::NoTls) {
+        Ok(_) => panic!("a wrong password must be refused"),
+        Err(e) => e,
+    };
+    assert!(
+        err.to_string().contains("password") || format!("{err:?}").contains("28P01"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn rabbitmq_speaks_amqp_and_management_api() {
+    let r = custos_harness::rabbitmq();
+    assert_ne!(r.amqp_port, 5672);
+    assert!(r.nodename.starts_with("custos"));
+    // AMQP 0-9-1: after the protocol header the server sends Connection.Start (class 10, method 10).
+    let mut s = TcpStream::connect(("127.0.0.1", r.amqp_port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"AMQP\x00\x00\x09\x01").unwrap();
+    let mut frame = [0u8; 11];
+    s.read_exact(&mut frame).unwrap();
+    assert_eq!(frame[0], 1, "method frame");
+    assert_eq!(&frame[7..11], &[0, 10, 0, 10], "Connection.Start");
+
+    let (status, body) = r.api("GET", "/api/overview", "").unwrap();
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["node"], r.nodename.as_str());
+    // Create a queue through the API, see it through rabbitmqctl.
+    let (status, _) = r
+        .api(
+            "PUT",
+            "/api/queues/%2F/harness-smoke",
+            r#"{"durable":false}"#,
+        )
+        .unwrap();
+    assert!(status == 201 || status == 204, "status {status}");
+    let listed = r.ctl(&["-q", "list_queues", "name"]).unwrap();
+    assert!(
+        listed.lines().any(|l| l.trim() == "harness-smoke"),
+        "{listed}"
+    );
+    let (status, _) = r.api("GET", "/api/queues/%2F/harness-smoke", "").unwrap();
+    assert_eq!(status, 200);
+    let (denied, _) =
+        custos_harness::util::http("GET", r.api_port, "/api/overview", (&r.user, "wrong"), "")
+            .unwrap();
+    assert_eq!(denied, 401);
+}
+
+#[test]
+fn cleanup_runs_when_the_owner_dies() {
+    let base = std::env::temp_dir().join(format!("custos-guard-selftest-{}", std::process::id()));
+    std::fs::create_dir_all(&base).unwrap();
+    std::fs::write(base.join("data"), "x").unwrap();
+    let marker = base.with_extension("cleaned");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_custos-harness"))
+        .arg("guard-selftest")
+        .arg(&base)
+        .status()
+        .unwrap();
+    assert!(!status.success(), "the owner aborts");
+    wait("the watcher's cleanup", 10, || {
+        (!base.exists() && marker.exists()).then_some(())
+    });
+    std::fs::remove_file(&marker).unwrap();
+}
