@@ -189,7 +189,8 @@ mod tests {
 
     /// Each case: (source, range text, expected start, expected end, inside?,
     /// [(value, alerts?)]). `None` start is ~ (minus infinity), `None` end is plus infinity.
-    #[allow(clippy::type_complexity)]
+    // Values are copied verbatim from the peers' tests, precision and all.
+    #[allow(clippy::type_complexity, clippy::excessive_precision)]
     const PEER_RANGES: &[(&str, &str, Option<f64>, Option<f64>, bool, &[(f64, bool)])] = &[
         // monitoring-plugins lib/tests/test_utils.c
         ("mp-c test_utils.c", "6", Some(0.0), Some(6.0), false, &[]),
