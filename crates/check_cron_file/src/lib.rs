@@ -10,7 +10,7 @@
 
 use anyhow::Context as _;
 use clap::Parser;
-use plugin_core::units::{format_number, human_duration};
+use plugin_core::units::human_duration;
 use plugin_core::{
     args, statefile, CheckError, CheckResult, Context, Perfdata, Plugin, Range, Report, State,
     Thresholds, Uom,
@@ -102,7 +102,9 @@ pub fn check_at(args: &Args, ctx: &Context, now: f64) -> CheckResult {
     ctx.stage(format!("reading {}", path.display()));
     let bytes = match std::fs::read(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(unknown("Results file is missing").detail(format!("{}", path.display())))
+            return Err(
+                unknown("Results file is missing").detail(format!("no file at {}", path.display()))
+            )
         }
         other => {
             other.with_context(|| format!("Results file is unreadable: {}", path.display()))?
@@ -111,10 +113,9 @@ pub fn check_at(args: &Args, ctx: &Context, now: f64) -> CheckResult {
     ctx.stage("parsing the results file");
     let content = String::from_utf8_lossy(&bytes);
     let record = statefile::Record::parse(&content).map_err(|e| match e {
-        statefile::ParseError::FieldCount(_) => unknown("Results file malformed").detail(format!(
-            "{}: {e}; expected ts|code|STATE|message",
-            path.display()
-        )),
+        statefile::ParseError::FieldCount(_) => {
+            unknown("Results file malformed").detail(format!("{}: {e}", path.display()))
+        }
         other => unknown(format!("Results file malformed: {other}"))
             .detail(format!("{}", path.display())),
     })?;
@@ -153,7 +154,7 @@ pub fn check_at(args: &Args, ctx: &Context, now: f64) -> CheckResult {
                 "Results file is {} old ({} {}s); {}: {}",
                 human_duration(shown_age),
                 age_state.name().to_lowercase(),
-                range.describe(),
+                range.violation(shown_age),
                 record.state_text,
                 record.message
             );
@@ -167,7 +168,7 @@ pub fn check_at(args: &Args, ctx: &Context, now: f64) -> CheckResult {
             path.display(),
             record.timestamp,
             human_duration(shown_age),
-            format_number(max_age)
+            human_duration(max_age)
         ));
         if age < 0.0 {
             report.details.push(format!(

@@ -272,8 +272,7 @@ fn age_thresholds_can_make_it_worse_but_not_better() {
         r.stdout
     );
     assert!(
-        r.text()
-            .ends_with("old (warning outside 0..60s); ok: queues normal"),
+        r.text().ends_with("old (warning > 60s); ok: queues normal"),
         "{}",
         r.stdout
     );

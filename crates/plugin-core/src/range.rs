@@ -105,7 +105,18 @@ impl Range {
         within == self.inside
     }
 
-    /// Words for what this range alerts on, for messages: `> 10`, `< 5 or > 33`, `inside 10:25`.
+    /// Why `value` alerts, in words for a status line: `> 120`, `< 5`, `inside 10..25`
+    /// (`describe()` when it does not alert).
+    pub fn violation(&self, value: f64) -> String {
+        let n = |v: f64| format_number(v);
+        match (self.inside, self.start, self.end) {
+            (false, Some(s), _) if value < s => format!("< {}", n(s)),
+            (false, _, Some(e)) if value > e => format!("> {}", n(e)),
+            _ => self.describe(),
+        }
+    }
+
+    /// Words for what this range alerts on: `outside 5..33`, `> 10`, `< 5`, `inside 10..25`.
     pub fn describe(&self) -> String {
         let n = |v: f64| format_number(v);
         match (self.inside, self.start, self.end) {
@@ -784,6 +795,11 @@ mod tests {
         assert_eq!(r("~:10").describe(), "> 10");
         assert_eq!(r("10:").describe(), "< 10");
         assert_eq!(r("@10:20").describe(), "inside 10..20");
+        assert_eq!(r("120").violation(130.0), "> 120");
+        assert_eq!(r("120").violation(-1.0), "< 0");
+        assert_eq!(r("5:33").violation(40.0), "> 33");
+        assert_eq!(r("5:33").violation(4.0), "< 5");
+        assert_eq!(r("@10:20").violation(15.0), "inside 10..20");
     }
 
     mod props {

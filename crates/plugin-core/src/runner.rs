@@ -401,6 +401,17 @@ fn allow_negative_values(arg: clap::Arg) -> clap::Arg {
     }
 }
 
+/// The full command line of a check: its own arguments `A` plus the [`CommonArgs`], as the
+/// runner parses it. Also used to check the docs and to generate command definitions.
+pub fn command<A: clap::CommandFactory>(plugin: &Plugin) -> clap::Command {
+    CommonArgs::augment_args(A::command())
+        .name(plugin.name)
+        .bin_name(plugin.name)
+        .version(plugin.version)
+        .term_width(80)
+        .mut_args(allow_negative_values)
+}
+
 /// Parses arguments into the check's own `A` and the [`CommonArgs`]; on `--help`, `--version`
 /// or a usage error, prints to stdout and exits 3.
 fn parse_args<A: Parser>(plugin: &Plugin, label: &str) -> (A, CommonArgs, String) {
@@ -410,13 +421,7 @@ fn parse_args<A: Parser>(plugin: &Plugin, label: &str) -> (A, CommonArgs, String
         .and_then(|a| std::path::Path::new(a).file_name())
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| plugin.name.to_string());
-    let cmd = CommonArgs::augment_args(A::command())
-        .name(plugin.name)
-        .bin_name(plugin.name)
-        .version(plugin.version)
-        .term_width(80)
-        .mut_args(allow_negative_values);
-    let parsed = cmd
+    let parsed = command::<A>(plugin)
         .try_get_matches_from(argv)
         .and_then(|m| Ok((A::from_arg_matches(&m)?, CommonArgs::from_arg_matches(&m)?)));
     match parsed {

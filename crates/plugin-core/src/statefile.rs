@@ -35,7 +35,10 @@ pub enum ParseError {
 impl std::fmt::Display for ParseError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ParseError::FieldCount(n) => write!(f, "{n} '|'-separated fields instead of 4"),
+            ParseError::FieldCount(n) => write!(
+                f,
+                "{n} fields instead of 4 (timestamp, code, state, message, separated by pipes)"
+            ),
             ParseError::Timestamp(s) => write!(f, "timestamp '{s}' is not a whole number"),
             ParseError::Code(s) => write!(f, "exit code '{s}' is not a whole number"),
         }

@@ -26,7 +26,11 @@ impl Guard {
         std::fs::write(&script, "# written by custos-harness\n")?;
         let watcher = Command::new("sh")
             .arg("-c")
-            .arg(r#"read _ignored; sh "$0" >/dev/null 2>&1; rm -rf "$1""#)
+            .arg(concat!(
+                // alive PID: running and not a zombie (kill -0 succeeds on zombies).
+                r#"alive() { [ -r /proc/$1/stat ] && ! grep -q ') Z ' /proc/$1/stat 2>/dev/null; }; "#,
+                r#"read _ignored; . "$0" >/dev/null 2>&1; rm -rf "$1""#
+            ))
             .arg(&script)
             .arg(base)
             .stdin(Stdio::piped())
@@ -64,10 +68,18 @@ impl Guard {
     }
 }
 
-/// A shell line that stops a process group: `signal` (TERM, or KILL for servers that ignore
-/// TERM), up to 5 s, then KILL.
+/// A shell line that stops the process group led by `pgid`: `signal` (TERM, or KILL for
+/// servers that ignore TERM), up to 5 s for the leader to go, then KILL.
 pub fn stop_group_line(pgid: u32, signal: &str) -> String {
     format!(
-        "kill -{signal} -{pgid} 2>/dev/null; for i in $(seq 50); do kill -0 -{pgid} 2>/dev/null || break; sleep 0.1; done; kill -KILL -{pgid} 2>/dev/null"
+        "kill -{signal} -{pgid} 2>/dev/null; for i in $(seq 50); do alive {pgid} || break; sleep 0.1; done; kill -KILL -{pgid} 2>/dev/null"
     )
+}
+
+/// Waits for a child in the background so that it never lingers as a zombie (which would look
+/// alive to the cleanup script) while the harness process runs.
+pub fn reap(mut child: std::process::Child) {
+    std::thread::spawn(move || {
+        let _ = child.wait();
+    });
 }

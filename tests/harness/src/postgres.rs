@@ -88,7 +88,7 @@ fn stop_line(data: &Path) -> String {
     let pidfile = data.join("postmaster.pid");
     format!(
         "if [ -f '{p}' ]; then pid=$(head -1 '{p}'); kill -QUIT $pid 2>/dev/null; \
-         for i in $(seq 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done; kill -KILL $pid 2>/dev/null; fi",
+         for i in $(seq 50); do alive $pid || break; sleep 0.1; done; kill -KILL $pid 2>/dev/null; fi",
         p = pidfile.display()
     )
 }

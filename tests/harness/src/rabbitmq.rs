@@ -2,7 +2,7 @@
 //! management, distribution, and its own epmd) and data directory, so the machine's own RabbitMQ
 //! and epmd are never touched.
 
-use crate::guard::{stop_group_line, Guard};
+use crate::guard::{reap, stop_group_line, Guard};
 use crate::util::{command_as, free_port, http, wait_until, User};
 use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
@@ -127,6 +127,7 @@ pub fn start(base: &Path, guard: &Guard) -> Result<RabbitMq> {
         .spawn()
         .context("starting epmd (apt-get install erlang-base / rabbitmq-server)")?;
     guard.on_cleanup(&stop_group_line(epmd.id(), "TERM"))?;
+    reap(epmd);
 
     let mut cmd = command_as(&server, None::<&User>);
     r.env(&mut cmd);
@@ -141,6 +142,7 @@ pub fn start(base: &Path, guard: &Guard) -> Result<RabbitMq> {
         .context("starting rabbitmq-server")?;
     // beam ignores SIGTERM; throwaway data has nothing to flush, so the group is killed.
     guard.on_cleanup(&stop_group_line(node.id(), "KILL"))?;
+    reap(node);
 
     wait_until(
         "RabbitMQ's management API",

@@ -1,0 +1,46 @@
+# custos: Nagios-compatible monitoring plugins.
+#   make build     release binaries in target/release
+#   make install   binaries to $(DESTDIR)$(PLUGINDIR) (default /usr/lib/nagios/plugins)
+#   make test      installs missing system packages (as root), then every test against real servers
+#   make lint      rustfmt check and clippy with warnings denied
+#   make demo      release binaries run against throwaway servers, printing each command and output
+#   make clean
+
+CARGO     ?= cargo
+PREFIX    ?= /usr
+DESTDIR   ?=
+PLUGINDIR ?= $(PREFIX)/lib/nagios/plugins
+CHECKS    := $(sort $(notdir $(wildcard crates/check_*)))
+HARNESS   := target/debug/custos-harness
+
+.PHONY: all build install test deps lint demo clean
+
+all: build
+
+build:
+	$(CARGO) build --release --locked $(addprefix -p ,$(CHECKS))
+
+install: build
+	install -d "$(DESTDIR)$(PLUGINDIR)"
+	for c in $(CHECKS); do install -m 0755 "target/release/$$c" "$(DESTDIR)$(PLUGINDIR)/$$c"; done
+
+deps:
+	@sh tests/install-deps.sh
+
+# One set of servers for the whole run: the harness starts them, runs cargo test, stops them.
+test: deps
+	$(CARGO) build --locked -p custos-harness
+	$(HARNESS) run -- $(CARGO) test --locked --workspace
+	$(CARGO) build --release --locked -p custos-fixture
+	sh tests/release-panic.sh target/release/custos-fixture
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+
+demo: deps build
+	$(CARGO) build --locked -p custos-harness
+	$(HARNESS) run -- sh tests/demo.sh target/release
+
+clean:
+	$(CARGO) clean

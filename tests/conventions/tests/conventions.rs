@@ -1,0 +1,174 @@
+//! The workspace's conventions, so that a new check cannot land without them:
+//! - a crate per check under crates/, named as the binary, registered here;
+//! - main.rs a few lines that call plugin_core::run; the logic in lib.rs (`PLUGIN`, `check`);
+//! - every option of the check (its own and the common ones) in the README's section for it,
+//!   in its Icinga 2 CheckCommand, and the check in the Nagios 4 commands and NRPE examples.
+
+use plugin_core::runner::command;
+use std::path::{Path, PathBuf};
+
+/// Every check, as the runner builds its command line. Add new checks here.
+fn checks() -> Vec<clap::Command> {
+    vec![command::<check_cron_file::Args>(&check_cron_file::PLUGIN)]
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("reading {rel}: {e}"))
+}
+
+fn long_options(cmd: &clap::Command) -> Vec<String> {
+    cmd.get_arguments()
+        .filter_map(|a| a.get_long())
+        .filter(|l| !matches!(*l, "help" | "version"))
+        .map(|l| format!("--{l}"))
+        .collect()
+}
+
+#[test]
+fn every_check_crate_is_registered() {
+    let mut dirs: Vec<String> = std::fs::read_dir(root().join("crates"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("check_"))
+        .collect();
+    dirs.sort();
+    let mut names: Vec<String> = checks().iter().map(|c| c.get_name().to_string()).collect();
+    names.sort();
+    assert_eq!(
+        dirs, names,
+        "crates/check_* and the checks registered in tests/conventions differ"
+    );
+}
+
+#[test]
+fn crates_have_a_tiny_main_and_their_logic_in_lib() {
+    for cmd in checks() {
+        let name = cmd.get_name();
+        let manifest = read(&format!("crates/{name}/Cargo.toml"));
+        assert!(
+            manifest.contains(&format!("name = \"{name}\"")),
+            "{name}: package name"
+        );
+        let main = read(&format!("crates/{name}/src/main.rs"));
+        let lines = main.lines().filter(|l| !l.trim().is_empty()).count();
+        assert!(
+            lines <= 5,
+            "{name}: main.rs has {lines} lines; keep the logic in lib.rs"
+        );
+        assert!(
+            main.contains("plugin_core::run("),
+            "{name}: main.rs must call plugin_core::run"
+        );
+        let lib = read(&format!("crates/{name}/src/lib.rs"));
+        assert!(
+            lib.contains("pub const PLUGIN"),
+            "{name}: lib.rs exports PLUGIN"
+        );
+        assert!(
+            lib.contains("pub fn check("),
+            "{name}: lib.rs exports check()"
+        );
+        assert!(
+            lib.starts_with("//!"),
+            "{name}: lib.rs starts with module docs"
+        );
+    }
+}
+
+/// The README section of a check: from its `### check_x` heading to the next `###`/`##`.
+fn readme_section(readme: &str, name: &str) -> Option<String> {
+    let start = readme.find(&format!("\n### {name}\n"))? + 1;
+    let rest = &readme[start + 4..];
+    let end = rest
+        .find("\n### ")
+        .into_iter()
+        .chain(rest.find("\n## "))
+        .min()
+        .unwrap_or(rest.len());
+    Some(rest[..end].to_string())
+}
+
+#[test]
+fn every_option_is_documented_in_the_readme() {
+    let readme = read("README.md");
+    for cmd in checks() {
+        let name = cmd.get_name();
+        let section = readme_section(&readme, name)
+            .unwrap_or_else(|| panic!("README.md has no '### {name}' section"));
+        for opt in long_options(&cmd).iter().filter(|o| !is_common(o)) {
+            assert!(
+                section.contains(opt.as_str()),
+                "README section {name} does not mention {opt}"
+            );
+        }
+        assert!(
+            section.contains("```"),
+            "README section {name} has no example"
+        );
+    }
+    // The common options are documented once, for all checks.
+    let common = readme_section(&readme, "Common options")
+        .expect("README.md has a '### Common options' section");
+    for opt in long_options(&checks()[0]).iter().filter(|o| is_common(o)) {
+        assert!(
+            common.contains(opt.as_str()),
+            "README common options lack {opt}"
+        );
+    }
+}
+
+fn is_common(opt: &str) -> bool {
+    matches!(
+        opt,
+        "--verbose"
+            | "--timeout"
+            | "--timeout-result"
+            | "--output-format"
+            | "--state-file"
+            | "--output-limit"
+    )
+}
+
+#[test]
+fn every_option_is_in_the_command_definitions() {
+    let nagios = read("nagios/nagios4/commands.cfg");
+    let nrpe = read("nagios/nrpe/custos.cfg");
+    for cmd in checks() {
+        let name = cmd.get_name();
+        let short = name.strip_prefix("check_").unwrap();
+        let icinga = read(&format!("nagios/icinga2/{short}.conf"));
+        assert!(
+            icinga.contains(&format!("object CheckCommand \"{short}\"")),
+            "{short}.conf names the CheckCommand {short}"
+        );
+        for opt in long_options(&cmd) {
+            assert!(
+                icinga.contains(&format!("\"{opt}\"")),
+                "nagios/icinga2/{short}.conf lacks {opt}"
+            );
+            let var = format!(
+                "${short}_{}$",
+                opt.trim_start_matches("--").replace('-', "_")
+            );
+            assert!(
+                icinga.contains(&var),
+                "nagios/icinga2/{short}.conf lacks {var}"
+            );
+        }
+        assert!(
+            nagios.contains(&format!("/{name} ")),
+            "nagios4/commands.cfg has no command running {name}"
+        );
+        assert!(
+            nrpe.contains(&format!("/{name} ")),
+            "nrpe/custos.cfg has no command running {name}"
+        );
+    }
+}

@@ -1,0 +1,43 @@
+#!/bin/sh
+# Installs the system packages custos' tests need, when they are missing.
+# As root: apt-get installs them (without starting their system services, so the machine's
+# own ports stay free). Otherwise: says exactly what to install, and fails.
+set -eu
+
+missing=""
+need() { # need PACKAGE TEST-COMMAND...
+    pkg=$1; shift
+    if ! "$@" >/dev/null 2>&1; then missing="$missing $pkg"; fi
+}
+# PostgreSQL server binaries (initdb, pg_ctl, pg_basebackup) and the postgres OS user.
+need postgresql sh -c 'ls /usr/lib/postgresql/*/bin/initdb && id postgres'
+need postgresql-client sh -c 'ls /usr/lib/postgresql/*/bin/psql'
+# RabbitMQ with its management plugin, and epmd.
+need rabbitmq-server test -x /usr/lib/rabbitmq/bin/rabbitmq-server
+need erlang-base command -v epmd
+
+if [ -z "$missing" ]; then
+    exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+    echo "custos tests need these Debian packages:$missing" >&2
+    echo "install them with: sudo apt-get install$missing" >&2
+    exit 1
+fi
+
+echo "installing:$missing" >&2
+# Keep package scripts from starting system services (Debian's policy-rc.d convention), unless
+# the machine already has a policy of its own.
+policy=/usr/sbin/policy-rc.d
+own_policy=false
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod 755 "$policy"
+    own_policy=true
+fi
+cleanup() { if $own_policy; then rm -f "$policy"; fi; }
+trap cleanup EXIT
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing
