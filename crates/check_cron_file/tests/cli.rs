@@ -1,10 +1,9 @@
 //! check_cron_file as Nagios runs it: the real binary, real files, stdout and exit code.
 
-use plugin_core::Perfdata;
+use custos_harness::plugin::{run_plugin, PluginRun};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const BIN: &str = env!("CARGO_BIN_EXE_check_cron_file");
 
@@ -15,53 +14,12 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    elapsed: Duration,
-}
-
-impl Run {
-    fn first_line(&self) -> &str {
-        self.stdout.lines().next().unwrap_or("")
-    }
-    /// Line 1 without its perfdata.
-    fn text(&self) -> &str {
-        self.first_line().split(" | ").next().unwrap()
-    }
-    fn perfdata(&self) -> Vec<Perfdata> {
-        let perf = self
-            .first_line()
-            .split_once(" | ")
-            .map(|(_, p)| p)
-            .unwrap_or("");
-        Perfdata::parse_list(perf).expect("perfdata parses strictly")
-    }
-}
-
-fn run<I, S>(args: I) -> Run
+fn run<I, S>(args: I) -> PluginRun
 where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    let start = Instant::now();
-    let out: Output = Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("run check_cron_file");
-    let elapsed = start.elapsed();
-    assert!(
-        out.stderr.is_empty(),
-        "nothing may go to stderr, got {:?}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let code = out.status.code().expect("exited, not killed by a signal");
-    assert!((0..=3).contains(&code), "exit code {code}");
-    Run {
-        code,
-        stdout: String::from_utf8(out.stdout).expect("UTF-8 output"),
-        elapsed,
-    }
+    run_plugin(BIN, args)
 }
 
 fn write(dir: &Path, name: &str, content: impl AsRef<[u8]>) -> PathBuf {

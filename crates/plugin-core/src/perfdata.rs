@@ -434,7 +434,7 @@ mod tests {
         use super::*;
         use proptest::prelude::*;
 
-        fn number() -> impl Strategy<Value = f64> {
+        fn number() -> impl Strategy<Value = f64> + Clone {
             prop_oneof![
                 (-1_000_000_000i64..1_000_000_000).prop_map(|i| i as f64),
                 -1e12f64..1e12,
@@ -442,20 +442,7 @@ mod tests {
         }
 
         fn range() -> impl Strategy<Value = Option<Range>> {
-            proptest::option::of(
-                (
-                    proptest::option::of(number()),
-                    proptest::option::of(number()),
-                    any::<bool>(),
-                )
-                    .prop_map(|(a, b, inside)| {
-                        let (start, end) = match (a, b) {
-                            (Some(a), Some(b)) if a > b => (Some(b), Some(a)),
-                            o => o,
-                        };
-                        Range { start, end, inside }
-                    }),
-            )
+            proptest::option::of(crate::range::arb_range(number()))
         }
 
         fn uom() -> impl Strategy<Value = Uom> {

@@ -190,6 +190,26 @@ impl Thresholds {
     }
 }
 
+/// Any valid range over numbers drawn from `num` (for property tests here and in perfdata).
+#[cfg(test)]
+pub(crate) fn arb_range(
+    num: impl proptest::strategy::Strategy<Value = f64> + Clone,
+) -> impl proptest::strategy::Strategy<Value = Range> {
+    use proptest::prelude::*;
+    (
+        proptest::option::of(num.clone()),
+        proptest::option::of(num),
+        any::<bool>(),
+    )
+        .prop_map(|(a, b, inside)| {
+            let (start, end) = match (a, b) {
+                (Some(a), Some(b)) if a > b => (Some(b), Some(a)),
+                other => other,
+            };
+            Range { start, end, inside }
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -806,7 +826,7 @@ mod tests {
         use super::super::*;
         use proptest::prelude::*;
 
-        fn finite() -> impl Strategy<Value = f64> {
+        fn finite() -> impl Strategy<Value = f64> + Clone {
             prop_oneof![
                 (-1_000_000i64..1_000_000).prop_map(|i| i as f64),
                 -1e15f64..1e15,
@@ -815,18 +835,7 @@ mod tests {
         }
 
         fn range() -> impl Strategy<Value = Range> {
-            (
-                proptest::option::of(finite()),
-                proptest::option::of(finite()),
-                any::<bool>(),
-            )
-                .prop_map(|(a, b, inside)| {
-                    let (start, end) = match (a, b) {
-                        (Some(a), Some(b)) if a > b => (Some(b), Some(a)),
-                        other => other,
-                    };
-                    Range { start, end, inside }
-                })
+            arb_range(finite())
         }
 
         proptest! {

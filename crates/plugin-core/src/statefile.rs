@@ -3,6 +3,7 @@
 //! Written atomically (a temporary file in the same directory, then `rename`), so a reader never
 //! sees half a file; read back by `check_cron_file` with Zulip's rules.
 
+use crate::output::sanitize_line;
 use crate::state::State;
 use std::fs;
 use std::io::Write;
@@ -98,21 +99,12 @@ impl Record {
     /// The line as written: `|` and line breaks in the text are replaced so that the record stays
     /// one line of four fields.
     pub fn to_line(&self) -> String {
-        let clean = |s: &str| -> String {
-            s.chars()
-                .map(|c| match c {
-                    '|' => '/',
-                    c if c.is_control() => ' ',
-                    c => c,
-                })
-                .collect()
-        };
         format!(
             "{}|{}|{}|{}\n",
             self.timestamp,
             self.code,
-            clean(&self.state_text),
-            clean(&self.message)
+            sanitize_line(&self.state_text),
+            sanitize_line(&self.message)
         )
     }
 }

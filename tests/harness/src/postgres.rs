@@ -129,6 +129,19 @@ pub fn start(base: &Path, guard: &Guard) -> Result<Postgres> {
     };
     let u = os_user.as_ref();
     let bin = |name: &str| bindir.join(name);
+    // Starts a server and waits until it accepts connections; its log goes to <name>.log.
+    let pg_ctl_start = |data: &Path, name: &str| {
+        run_ok(
+            command_as(bin("pg_ctl"), u)
+                .arg("-D")
+                .arg(data)
+                .arg("-l")
+                .arg(root.join(format!("{name}.log")))
+                .args(["-w", "-t", "60", "start"])
+                .current_dir(&root),
+            &format!("pg_ctl start ({name})"),
+        )
+    };
 
     run_ok(
         command_as(bin("initdb"), u)
@@ -169,16 +182,7 @@ pub fn start(base: &Path, guard: &Guard) -> Result<Postgres> {
          host all all ::1/128 scram-sha-256\nhost replication all ::1/128 scram-sha-256\n",
     )?;
     guard.on_cleanup(&stop_line(&pg.primary_data))?;
-    run_ok(
-        command_as(bin("pg_ctl"), u)
-            .arg("-D")
-            .arg(&pg.primary_data)
-            .arg("-l")
-            .arg(root.join("primary.log"))
-            .args(["-w", "-t", "60", "start"])
-            .current_dir(&root),
-        "pg_ctl start (primary)",
-    )?;
+    pg_ctl_start(&pg.primary_data, "primary")?;
     run_ok(
         command_as(bin("psql"), u)
             .args(["-X", "-q", "-h"])
@@ -228,16 +232,7 @@ pub fn start(base: &Path, guard: &Guard) -> Result<Postgres> {
         ),
     )?;
     guard.on_cleanup(&stop_line(&pg.replica_data))?;
-    run_ok(
-        command_as(bin("pg_ctl"), u)
-            .arg("-D")
-            .arg(&pg.replica_data)
-            .arg("-l")
-            .arg(root.join("replica.log"))
-            .args(["-w", "-t", "60", "start"])
-            .current_dir(&root),
-        "pg_ctl start (replica)",
-    )?;
+    pg_ctl_start(&pg.replica_data, "replica")?;
 
     let mut client = pg.client(false)?;
     wait_until("the replica to stream", Duration::from_secs(30), || {
