@@ -1,0 +1,18 @@
+//! custos-pg: PostgreSQL connection settings for custos checks, resolved the way libpq resolves
+//! them, because the Rust `postgres` crate reads none of libpq's files:
+//!
+//! - [`dsn`]: `--dsn` as a keyword/value string or a `postgresql://` URI;
+//! - [`pgpass`]: `~/.pgpass` / `PGPASSFILE`, with libpq's permission rule;
+//! - [`service`]: `pg_service.conf` sections (`PGSERVICE`, `PGSERVICEFILE`, `PGSYSCONFDIR`);
+//! - [`settings`]: the precedence (options and DSN > service > `PG*` environment > defaults),
+//!   Unix sockets by default (`/var/run/postgresql`, as the OS user), `application_name`
+//!   `custos/<check>`.
+//!
+//! The password is never printed: [`settings::Password`] hides it from `Debug`.
+
+pub mod dsn;
+pub mod pgpass;
+pub mod service;
+pub mod settings;
+
+pub use settings::{resolve, Env, Password, Settings, SslMode};
