@@ -10,9 +10,11 @@
 //!
 //! The password is never printed: [`settings::Password`] hides it from `Debug`.
 
+pub mod connect;
 pub mod dsn;
 pub mod pgpass;
 pub mod service;
 pub mod settings;
 
+pub use connect::{connect, Client, ConnArgs};
 pub use settings::{resolve, Env, Password, Settings, SslMode};

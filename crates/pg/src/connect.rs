@@ -1,0 +1,274 @@
+//! Connecting and querying within the check's deadline.
+//!
+//! Why not the synchronous `postgres` crate: its `connect_timeout` covers only the TCP connect,
+//! not the startup and authentication exchange, so a server that accepts the connection and
+//! never answers hangs it forever (found by this crate's tests). libpq's `connect_timeout` covers
+//! the whole establishment. So custos drives `tokio-postgres` on a small current-thread runtime
+//! and bounds every step — connect, and each query — by the time the check has left; a timed-out
+//! step drops its future, which closes the socket. The server also gets
+//! `statement_timeout` set to the time left, so it cancels a slow query itself.
+
+use crate::dsn::{self, Params};
+use crate::settings::{resolve, Env, Settings, SslMode};
+use plugin_core::{CheckError, Context};
+use std::time::{Duration, Instant};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
+
+/// The PostgreSQL connection options every PostgreSQL check has. There is deliberately no
+/// password option: use `~/.pgpass`, `PGPASSFILE`, a service file or `PGPASSWORD`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ConnArgs {
+    /// Host name, IP address, or Unix-socket directory [default: PGHOST, else /var/run/postgresql]
+    #[arg(
+        short = 'H',
+        long = "host",
+        value_name = "HOST",
+        help_heading = "Connection"
+    )]
+    pub host: Option<String>,
+
+    /// Port [default: PGPORT, else 5432]
+    #[arg(
+        short = 'p',
+        long = "port",
+        value_name = "PORT",
+        help_heading = "Connection"
+    )]
+    pub port: Option<String>,
+
+    /// Database name [default: PGDATABASE, else the user name]
+    #[arg(
+        short = 'd',
+        long = "dbname",
+        value_name = "NAME",
+        help_heading = "Connection"
+    )]
+    pub dbname: Option<String>,
+
+    /// User name [default: PGUSER, else the OS user]
+    #[arg(
+        short = 'U',
+        long = "user",
+        value_name = "NAME",
+        help_heading = "Connection"
+    )]
+    pub user: Option<String>,
+
+    /// libpq connection string or postgresql:// URI (service=, sslmode=, ...); options above win
+    #[arg(long = "dsn", value_name = "DSN", help_heading = "Connection")]
+    pub dsn: Option<String>,
+}
+
+impl ConnArgs {
+    /// The explicit parameters: the DSN, overridden by the individual options.
+    pub fn params(&self) -> Result<Params, String> {
+        let mut p = match &self.dsn {
+            Some(d) => dsn::parse(d)?,
+            None => Params::new(),
+        };
+        for (key, value) in [
+            ("host", &self.host),
+            ("port", &self.port),
+            ("dbname", &self.dbname),
+            ("user", &self.user),
+        ] {
+            if let Some(v) = value {
+                p.insert(key.to_string(), v.clone());
+            }
+        }
+        Ok(p)
+    }
+
+    /// Resolves the settings against the process environment.
+    pub fn settings(&self, check: &str) -> Result<Settings, CheckError> {
+        self.settings_in(&Env::from_process(), check)
+    }
+
+    /// Resolves the settings against a given environment (tests).
+    pub fn settings_in(&self, env: &Env, check: &str) -> Result<Settings, CheckError> {
+        let invalid = |e: String| CheckError::unknown(format!("invalid connection settings: {e}"));
+        let params = self.params().map_err(invalid)?;
+        resolve(&params, env, check).map_err(invalid)
+    }
+}
+
+/// Time kept back from the deadline so that a timed-out step is reported by the check itself.
+const MARGIN: Duration = Duration::from_millis(300);
+
+/// A connected client whose every call ends before the check's deadline.
+pub struct Client {
+    rt: tokio::runtime::Runtime,
+    client: tokio_postgres::Client,
+    deadline: Instant,
+}
+
+impl Client {
+    fn left(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// Runs a query; errors are UNKNOWN (the check could not measure), with the server's words.
+    pub fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, CheckError> {
+        match bounded(&self.rt, self.left(), self.client.query(sql, params)) {
+            Ok(Ok(rows)) => Ok(rows),
+            Ok(Err(e)) => Err(query_error(sql, &e)),
+            Err(_) => Err(CheckError::unknown(format!(
+                "query timed out: {}",
+                first_line(sql)
+            ))),
+        }
+    }
+
+    /// A query that must return exactly one row.
+    pub fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, CheckError> {
+        let mut rows = self.query(sql, params)?;
+        match rows.len() {
+            1 => Ok(rows.remove(0)),
+            n => Err(CheckError::unknown(format!(
+                "expected one row, got {n}: {}",
+                first_line(sql)
+            ))),
+        }
+    }
+
+    /// Statements without results (test setup, SET).
+    pub fn batch_execute(&self, sql: &str) -> Result<(), CheckError> {
+        match bounded(&self.rt, self.left(), self.client.batch_execute(sql)) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(query_error(sql, &e)),
+            Err(_) => Err(CheckError::unknown(format!(
+                "statement timed out: {}",
+                first_line(sql)
+            ))),
+        }
+    }
+}
+
+/// Runs `fut` on the runtime for at most `limit`; `Err` when the time ran out (the future is
+/// dropped, closing what it had open).
+fn bounded<F: std::future::Future>(
+    rt: &tokio::runtime::Runtime,
+    limit: Duration,
+    fut: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    rt.block_on(async move { tokio::time::timeout(limit, fut).await })
+}
+
+fn first_line(sql: &str) -> &str {
+    sql.trim().lines().next().unwrap_or("")
+}
+
+fn query_error(sql: &str, e: &tokio_postgres::Error) -> CheckError {
+    let why = match e.as_db_error() {
+        Some(db) => format!("ERROR:  {}", db.message()),
+        None => deepest(e),
+    };
+    CheckError::unknown(format!("query failed: {why}"))
+        .detail(format!("query: {}", first_line(sql)))
+}
+
+/// The innermost error message (the one that says what really happened).
+fn deepest(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut msg = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        msg = s.to_string();
+        source = s.source();
+    }
+    msg
+}
+
+/// Connects with `settings` within the time the check has left (bounded further by
+/// `connect_timeout`). Failing to reach or log in to the server is CRITICAL, worded like libpq;
+/// the password never appears.
+pub fn connect(settings: &Settings, ctx: &Context) -> Result<Client, CheckError> {
+    let deadline = ctx
+        .deadline()
+        .checked_sub(MARGIN)
+        .unwrap_or_else(Instant::now);
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(CheckError::unknown("no time left to connect"));
+    }
+    let connect_for = settings.connect_timeout.map_or(left, |t| t.min(left));
+    let mut cfg = tokio_postgres::Config::new();
+    cfg.host(&settings.host)
+        .port(settings.port)
+        .user(&settings.user)
+        .dbname(&settings.dbname)
+        .application_name(&settings.application_name)
+        .connect_timeout(connect_for)
+        // A slow query cannot outlive the check: the server cancels it 250 ms before the
+        // client would give up, so the message is the server's ("canceling statement due to
+        // statement timeout") rather than a bare client timeout.
+        .options(format!(
+            "-c statement_timeout={}",
+            left.saturating_sub(Duration::from_millis(250))
+                .max(left / 2)
+                .as_millis()
+                .max(1)
+        ));
+    if let Some(pw) = &settings.password {
+        cfg.password(pw.0.as_bytes());
+    }
+    match settings.sslmode {
+        SslMode::Disable | SslMode::Allow | SslMode::Prefer => {
+            cfg.ssl_mode(tokio_postgres::config::SslMode::Disable);
+        }
+        mode => {
+            return Err(CheckError::unknown(format!(
+                "sslmode {mode:?} needs TLS, which custos-pg does not support yet; use sslmode=disable or prefer"
+            )))
+        }
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CheckError::unknown(format!("cannot start the I/O runtime: {e}")))?;
+    ctx.stage(format!("connecting to {}", settings.target()));
+    let attempt = bounded(&rt, connect_for, cfg.connect(tokio_postgres::NoTls));
+    let (client, connection) = match attempt {
+        Ok(Ok(pair)) => pair,
+        Ok(Err(e)) => return Err(connect_error(settings, &deepest_pg(&e))),
+        Err(_) => return Err(connect_error(settings, "timeout expired")),
+    };
+    // The connection task runs whenever the client blocks on the runtime.
+    rt.spawn(async move {
+        let _ = connection.await;
+    });
+    ctx.stage(format!("querying {}", settings.target()));
+    Ok(Client {
+        rt,
+        client,
+        deadline,
+    })
+}
+
+fn deepest_pg(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("FATAL:  {}", db.message()),
+        None => deepest(e),
+    }
+}
+
+/// libpq-like wording: `connection to server at "h", port 5432 failed: <reason>`.
+pub fn connect_error(settings: &Settings, reason: &str) -> CheckError {
+    let place = if settings.is_socket() {
+        format!("connection to server on {} failed", settings.target())
+    } else {
+        format!(
+            "connection to server at \"{}\", port {} failed",
+            settings.host, settings.port
+        )
+    };
+    let mut reason = reason.to_string();
+    if let Some(pw) = settings.password.as_ref().filter(|p| !p.0.is_empty()) {
+        reason = reason.replace(&pw.0, "***");
+    }
+    let mut err = CheckError::critical(format!("{place}: {reason}"));
+    for note in &settings.notes {
+        err = err.detail(note.clone());
+    }
+    err
+}
