@@ -272,3 +272,54 @@ pub fn connect_error(settings: &Settings, reason: &str) -> CheckError {
     }
     err
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plugin_core::State;
+
+    #[test]
+    fn options_override_the_dsn() {
+        let args = ConnArgs {
+            host: Some("opthost".into()),
+            dsn: Some("host=dsnhost port=6543 dbname=zulip".into()),
+            ..Default::default()
+        };
+        let p = args.params().unwrap();
+        assert_eq!(
+            (p["host"].as_str(), p["port"].as_str(), p["dbname"].as_str()),
+            ("opthost", "6543", "zulip")
+        );
+        let bad = ConnArgs {
+            dsn: Some("hots=x".into()),
+            ..Default::default()
+        };
+        let e = bad.settings_in(&Env::default(), "c").unwrap_err();
+        assert_eq!(
+            (e.state, e.message.as_str()),
+            (
+                State::Unknown,
+                "invalid connection settings: unknown connection keyword 'hots'"
+            )
+        );
+    }
+
+    #[test]
+    fn tls_modes_are_refused_clearly_until_supported() {
+        let args = ConnArgs {
+            dsn: Some("host=127.0.0.1 user=u sslmode=verify-full".into()),
+            ..Default::default()
+        };
+        let s = args.settings_in(&Env::default(), "c").unwrap();
+        let e = match connect(&s, &Context::new(Duration::from_secs(5), 0)) {
+            Ok(_) => panic!("verify-full must not connect without TLS"),
+            Err(e) => e,
+        };
+        assert_eq!(e.state, State::Unknown);
+        assert!(
+            e.message.starts_with("sslmode VerifyFull needs TLS"),
+            "{}",
+            e.message
+        );
+    }
+}
