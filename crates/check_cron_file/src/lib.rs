@@ -78,11 +78,6 @@ fn now_secs() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Zulip-style failure: `UNKNOWN: <message>`.
-fn unknown(message: impl Into<String>) -> CheckError {
-    CheckError::unknown(message)
-}
-
 pub fn check(args: &Args, ctx: &Context) -> CheckResult {
     check_at(args, ctx, now_secs())
 }
@@ -94,7 +89,9 @@ pub fn check_at(args: &Args, ctx: &Context, now: f64) -> CheckResult {
         .as_ref()
         .or(args.file_arg.as_ref())
         .ok_or_else(|| {
-            unknown("no results file given (check_cron_file FILE [MAX_AGE_SECONDS], or --file)")
+            CheckError::unknown(
+                "no results file given (check_cron_file FILE [MAX_AGE_SECONDS], or --file)",
+            )
         })?;
     let max_age = args.max_age.or(args.max_age_arg).unwrap_or(DEFAULT_MAX_AGE);
     let thresholds = Thresholds::new(args.warning, args.critical);
@@ -102,9 +99,8 @@ pub fn check_at(args: &Args, ctx: &Context, now: f64) -> CheckResult {
     ctx.stage(format!("reading {}", path.display()));
     let bytes = match std::fs::read(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(
-                unknown("Results file is missing").detail(format!("no file at {}", path.display()))
-            )
+            return Err(CheckError::unknown("Results file is missing")
+                .detail(format!("no file at {}", path.display())))
         }
         other => {
             other.with_context(|| format!("Results file is unreadable: {}", path.display()))?
@@ -114,16 +110,16 @@ pub fn check_at(args: &Args, ctx: &Context, now: f64) -> CheckResult {
     let content = String::from_utf8_lossy(&bytes);
     let record = statefile::Record::parse(&content).map_err(|e| match e {
         statefile::ParseError::FieldCount(_) => {
-            unknown("Results file malformed").detail(format!("{}: {e}", path.display()))
+            CheckError::unknown("Results file malformed").detail(format!("{}: {e}", path.display()))
         }
-        other => unknown(format!("Results file malformed: {other}"))
+        other => CheckError::unknown(format!("Results file malformed: {other}"))
             .detail(format!("{}", path.display())),
     })?;
 
     // Zulip: int(time.time() - timestamp), so 120.9 s is not stale at max age 120.
     let age = (now - record.timestamp as f64).trunc();
     if age > max_age {
-        return Err(unknown("Results file is stale").detail(format!(
+        return Err(CheckError::unknown("Results file is stale").detail(format!(
             "{}: written {} ago, max age {}",
             path.display(),
             human_duration(age),
@@ -131,7 +127,7 @@ pub fn check_at(args: &Args, ctx: &Context, now: f64) -> CheckResult {
         )));
     }
     let state = State::from_code(record.code).ok_or_else(|| {
-        unknown(format!(
+        CheckError::unknown(format!(
             "Results file has exit code {}, outside 0-3 ({}: {})",
             record.code,
             record.state_text,

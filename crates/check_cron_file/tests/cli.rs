@@ -22,6 +22,13 @@ where
     run_plugin(BIN, args)
 }
 
+/// A FIFO that nobody writes: opening it for reading blocks forever.
+fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: plain mkfifo(3) on a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+}
+
 fn write(dir: &Path, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
     let p = dir.join(name);
     fs::write(&p, content).unwrap();
@@ -278,9 +285,7 @@ fn messages_with_newlines_and_bad_bytes() {
 fn fifo_that_nobody_writes_hits_the_deadline() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("fifo");
-    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-    // SAFETY: plain mkfifo(3) on a NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    mkfifo(&fifo);
     let r = run(["-t".as_ref(), "1".as_ref(), fifo.as_os_str()]);
     assert_eq!(r.code, 3);
     assert_eq!(
@@ -349,9 +354,7 @@ fn state_file_round_trip_through_a_custos_writer() {
 
     // A timed-out run records its timeout, so the reader sees it instead of a stale file.
     let fifo = dir.path().join("fifo");
-    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-    // SAFETY: plain mkfifo(3) on a NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    mkfifo(&fifo);
     let r = run([
         "-t".as_ref(),
         "1".as_ref(),
@@ -388,6 +391,27 @@ fn state_file_round_trip_through_a_custos_writer() {
         "{}",
         r.stdout
     );
+}
+
+#[test]
+fn state_file_as_a_bare_name_lands_in_the_working_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = write(dir.path(), "src", format!("{}|1|WARNING|slow", now()));
+    let r = custos_harness::plugin::run_plugin_with(
+        std::process::Command::new(BIN)
+            .args(["--state-file", "relayed", "src"])
+            .current_dir(dir.path()),
+    );
+    assert_eq!(r.code, 1);
+    let written = fs::read_to_string(dir.path().join("relayed")).unwrap();
+    assert!(written.ends_with("|1|WARNING|slow\n"), "{written:?}");
+    let mut names: Vec<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["relayed", "src"], "no temporary file left");
+    drop(src);
 }
 
 #[test]

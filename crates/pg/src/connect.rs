@@ -160,11 +160,7 @@ fn first_line(sql: &str) -> &str {
 }
 
 fn query_error(sql: &str, e: &tokio_postgres::Error) -> CheckError {
-    let why = match e.as_db_error() {
-        Some(db) => format!("ERROR:  {}", db.message()),
-        None => deepest(e),
-    };
-    CheckError::unknown(format!("query failed: {why}"))
+    CheckError::unknown(format!("query failed: {}", pg_message(e)))
         .detail(format!("query: {}", first_line(sql)))
 }
 
@@ -230,7 +226,7 @@ pub fn connect(settings: &Settings, ctx: &Context) -> Result<Client, CheckError>
     let attempt = bounded(&rt, connect_for, cfg.connect(tokio_postgres::NoTls));
     let (client, connection) = match attempt {
         Ok(Ok(pair)) => pair,
-        Ok(Err(e)) => return Err(connect_error(settings, &deepest_pg(&e))),
+        Ok(Err(e)) => return Err(connect_error(settings, &pg_message(&e))),
         Err(_) => return Err(connect_error(settings, "timeout expired")),
     };
     // The connection task runs whenever the client blocks on the runtime.
@@ -245,9 +241,12 @@ pub fn connect(settings: &Settings, ctx: &Context) -> Result<Client, CheckError>
     })
 }
 
-fn deepest_pg(e: &tokio_postgres::Error) -> String {
+/// What went wrong, as psql would print it: the server's `SEVERITY:  message`
+/// (`FATAL:  password authentication failed ...`, `ERROR:  canceling statement ...`), or the
+/// innermost client-side error (`Connection refused (os error 111)`).
+fn pg_message(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
-        Some(db) => format!("FATAL:  {}", db.message()),
+        Some(db) => format!("{}:  {}", db.severity(), db.message()),
         None => deepest(e),
     }
 }

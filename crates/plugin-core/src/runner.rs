@@ -135,7 +135,6 @@ pub struct CommonArgs {
 #[derive(Debug)]
 pub struct Context {
     pub verbosity: u8,
-    started: Instant,
     deadline: Instant,
     invoked_as: String,
 }
@@ -146,7 +145,6 @@ impl Context {
         let now = Instant::now();
         Context {
             verbosity: verbosity.min(3),
-            started: now,
             deadline: now + timeout,
             invoked_as: String::new(),
         }
@@ -160,11 +158,6 @@ impl Context {
     /// Time left before the deadline (zero once it has passed).
     pub fn remaining(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())
-    }
-
-    /// Time since the run started.
-    pub fn elapsed(&self) -> Duration {
-        self.started.elapsed()
     }
 
     /// The file name the binary was invoked as (`check_website_response.sh` for the link).
@@ -477,7 +470,6 @@ where
 
     let ctx = Context {
         verbosity: common.verbose.min(3),
-        started,
         deadline,
         invoked_as,
     };
