@@ -4,6 +4,7 @@
 #   make test      installs missing system packages (as root), then every test against real servers
 #   make lint      rustfmt check and clippy with warnings denied
 #   make demo      release binaries run against throwaway servers, printing each command and output
+#   make generate  nagios/icinga2/*.conf from the checks' options (a test compares them)
 #   make clean
 
 CARGO     ?= cargo
@@ -13,7 +14,7 @@ PLUGINDIR ?= $(PREFIX)/lib/nagios/plugins
 CHECKS    := $(sort $(notdir $(wildcard crates/check_*)))
 HARNESS   := target/debug/custos-harness
 
-.PHONY: all build install test deps lint demo clean
+.PHONY: all build install test deps lint demo generate clean
 
 all: build
 
@@ -41,6 +42,9 @@ lint:
 demo: deps build
 	$(CARGO) build --locked -p custos-harness
 	$(HARNESS) run -- sh tests/demo.sh target/release
+
+generate:
+	$(CARGO) run --locked -q -p custos-conventions --bin custos-gen -- icinga2 nagios/icinga2
 
 clean:
 	$(CARGO) clean

@@ -91,6 +91,12 @@ impl ConnArgs {
         let params = self.params().map_err(invalid)?;
         resolve(&params, env, check).map_err(invalid)
     }
+
+    /// Resolves the settings from the process environment and connects: what every check
+    /// calls first.
+    pub fn open(&self, ctx: &Context, check: &str) -> Result<Client, CheckError> {
+        connect(&self.settings(check)?, ctx)
+    }
 }
 
 /// Time kept back from the deadline so that a timed-out step is reported by the check itself.
@@ -101,6 +107,8 @@ pub struct Client {
     rt: tokio::runtime::Runtime,
     client: tokio_postgres::Client,
     deadline: Instant,
+    /// What to report when the deadline cuts a query short.
+    timeout: CheckError,
 }
 
 impl Client {
@@ -113,11 +121,15 @@ impl Client {
         match bounded(&self.rt, self.left(), self.client.query(sql, params)) {
             Ok(Ok(rows)) => Ok(rows),
             Ok(Err(e)) => Err(query_error(sql, &e)),
-            Err(_) => Err(CheckError::unknown(format!(
-                "query timed out: {}",
-                first_line(sql)
-            ))),
+            Err(_) => Err(self.timed_out(sql)),
         }
+    }
+
+    /// The deadline came during `sql`: the check's timeout state and message.
+    fn timed_out(&self, sql: &str) -> CheckError {
+        self.timeout
+            .clone()
+            .detail(format!("query: {}", first_line(sql)))
     }
 
     /// A query that must return exactly one row.
@@ -132,15 +144,30 @@ impl Client {
         }
     }
 
+    /// `pg_is_in_recovery()`: true on a replica (a standby replaying WAL).
+    pub fn in_recovery(&self) -> Result<bool, CheckError> {
+        Ok(self.query_one("SELECT pg_is_in_recovery()", &[])?.get(0))
+    }
+
+    /// A table name as the server resolves it (search_path, `schema.table`), quoted safely for
+    /// use in SQL; UNKNOWN when there is no such table.
+    pub fn table(&self, name: &str) -> Result<String, CheckError> {
+        let found: Option<String> = self
+            .query_one("SELECT to_regclass($1)::text", &[&name])?
+            .get(0);
+        found.ok_or_else(|| {
+            CheckError::unknown(format!(
+                "table {name} does not exist (or is not on the search_path)"
+            ))
+        })
+    }
+
     /// Statements without results (test setup, SET).
     pub fn batch_execute(&self, sql: &str) -> Result<(), CheckError> {
         match bounded(&self.rt, self.left(), self.client.batch_execute(sql)) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(query_error(sql, &e)),
-            Err(_) => Err(CheckError::unknown(format!(
-                "statement timed out: {}",
-                first_line(sql)
-            ))),
+            Err(_) => Err(self.timed_out(sql)),
         }
     }
 }
@@ -227,7 +254,10 @@ pub fn connect(settings: &Settings, ctx: &Context) -> Result<Client, CheckError>
     let (client, connection) = match attempt {
         Ok(Ok(pair)) => pair,
         Ok(Err(e)) => return Err(connect_error(settings, &pg_message(&e))),
-        Err(_) => return Err(connect_error(settings, "timeout expired")),
+        // libpq's connect_timeout (shorter than the time left) expired: the server did not
+        // answer in time, a connection failure. Otherwise the check's own deadline came.
+        Err(_) if connect_for < left => return Err(connect_error(settings, "timeout expired")),
+        Err(_) => return Err(ctx.timed_out()),
     };
     // The connection task runs whenever the client blocks on the runtime.
     rt.spawn(async move {
@@ -238,6 +268,7 @@ pub fn connect(settings: &Settings, ctx: &Context) -> Result<Client, CheckError>
         rt,
         client,
         deadline,
+        timeout: ctx.timed_out(),
     })
 }
 

@@ -247,7 +247,8 @@ pub fn resolve(explicit: &Params, env: &Env, check: &str) -> Result<Settings, St
         }
     };
     // 4. The password: given, or from the password file.
-    let (password, password_source) = match p.get("password") {
+    // An empty password counts as none (libpq), so an empty PGPASSWORD falls through to the file.
+    let (password, password_source) = match p.get("password").filter(|pw| !pw.is_empty()) {
         Some(pw) => (Some(Password(pw.clone())), sources.get("password").cloned()),
         None => {
             let file = p

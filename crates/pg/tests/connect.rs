@@ -301,8 +301,29 @@ fn a_peer_that_never_answers_ends_within_the_deadline() {
         &ctx(2),
     ));
     let took = start.elapsed();
-    assert_eq!(err.state, State::Critical);
+    // The check's own deadline came: the timeout state (UNKNOWN unless --timeout-result).
+    assert_eq!(
+        (err.state, err.message.as_str()),
+        (State::Unknown, "timed out after 2 seconds")
+    );
     assert!(took < Duration::from_secs(2), "{took:?}");
     assert!(took > Duration::from_millis(1000), "{took:?}");
+
+    // libpq's connect_timeout, shorter than the time left, expired: a connection failure.
+    let start = Instant::now();
+    let err = refused(connect(
+        &args
+            .settings_in(&env(&[("PGCONNECT_TIMEOUT", "2")], home.path()), "c")
+            .unwrap(),
+        &ctx(6),
+    ));
+    assert!(start.elapsed() < Duration::from_millis(2500));
+    assert_eq!(
+        (err.state, err.message),
+        (
+            State::Critical,
+            format!("connection to server at \"127.0.0.1\", port {port} failed: timeout expired")
+        )
+    );
     drop(listener);
 }

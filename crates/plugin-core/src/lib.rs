@@ -8,6 +8,7 @@
 //!   the output budget, JSON.
 //! - [`run`]: clap parsing with [`CommonArgs`], the deadline watchdog, the panic guard, the
 //!   state file, the single exit path.
+//! - [`process`]: helper programs run within the deadline, killed with their process group.
 //! - [`statefile`]: Zulip's `ts|code|STATE|message` files, written atomically.
 //!
 //! # Why not the `nagiosplugin` crate
@@ -25,6 +26,7 @@
 pub mod args;
 pub mod output;
 pub mod perfdata;
+pub mod process;
 pub mod range;
 pub mod runner;
 pub mod state;

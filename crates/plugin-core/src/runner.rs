@@ -137,6 +137,8 @@ pub struct Context {
     pub verbosity: u8,
     deadline: Instant,
     invoked_as: String,
+    timeout_seconds: f64,
+    timeout_state: State,
 }
 
 impl Context {
@@ -147,7 +149,32 @@ impl Context {
             verbosity: verbosity.min(3),
             deadline: now + timeout,
             invoked_as: String::new(),
+            timeout_seconds: timeout.as_secs_f64(),
+            timeout_state: State::Unknown,
         }
+    }
+
+    /// The same, with the state a timeout reports (`--timeout-result`).
+    pub fn with_timeout_state(mut self, state: State) -> Context {
+        self.timeout_state = state;
+        self
+    }
+
+    /// The error for "the deadline came while <stage>": what the watchdog would print, for a
+    /// check that noticed first (a client that gave up just before the deadline).
+    pub fn timed_out(&self) -> CheckError {
+        let stage = SHARED
+            .get()
+            .and_then(|s| lock(&s.stage).clone())
+            .map(|s| format!(" while {s}"))
+            .unwrap_or_default();
+        CheckError::new(
+            self.timeout_state,
+            format!(
+                "timed out after {}{stage}",
+                seconds_phrase(self.timeout_seconds)
+            ),
+        )
     }
 
     /// When the run must end.
@@ -472,6 +499,8 @@ where
         verbosity: common.verbose.min(3),
         deadline,
         invoked_as,
+        timeout_seconds: common.timeout.seconds,
+        timeout_state,
     };
     let report = check(&args, &ctx).unwrap_or_else(CheckError::into_report);
     finish(report)

@@ -4,12 +4,14 @@
 //! - every option of the check (its own and the common ones) in the README's section for it,
 //!   in its Icinga 2 CheckCommand, and the check in the Nagios 4 commands and NRPE examples.
 
-use plugin_core::runner::command;
 use std::path::{Path, PathBuf};
 
-/// Every check, as the runner builds its command line. Add new checks here.
+/// Every check, as the runner builds its command line (registered in src/lib.rs).
 fn checks() -> Vec<clap::Command> {
-    vec![command::<check_cron_file::Args>(&check_cron_file::PLUGIN)]
+    custos_conventions::checks()
+        .into_iter()
+        .map(|(_, cmd)| cmd)
+        .collect()
 }
 
 fn root() -> PathBuf {
@@ -169,6 +171,18 @@ fn every_option_is_in_the_command_definitions() {
         assert!(
             nrpe.contains(&format!("/{name} ")),
             "nrpe/custos.cfg has no command running {name}"
+        );
+    }
+}
+
+#[test]
+fn icinga2_files_are_generated_from_the_options() {
+    for (plugin, cmd) in custos_conventions::checks() {
+        let short = custos_conventions::short_name(&cmd);
+        let shipped = read(&format!("nagios/icinga2/{short}.conf"));
+        assert!(
+            shipped == custos_conventions::icinga2(&plugin, &cmd),
+            "nagios/icinga2/{short}.conf differs from what the options generate: run `make generate`"
         );
     }
 }

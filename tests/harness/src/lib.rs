@@ -15,6 +15,7 @@
 //! [`guard`]).
 
 pub mod guard;
+pub mod pgcheck;
 pub mod plugin;
 pub mod postgres;
 pub mod rabbitmq;
