@@ -108,17 +108,27 @@ impl Range {
     /// Why `value` alerts, in words for a status line: `> 120`, `< 5`, `inside 10..25`
     /// (`describe()` when it does not alert).
     pub fn violation(&self, value: f64) -> String {
-        let n = |v: f64| format_number(v);
+        self.violation_in(value, Dimension::Count)
+    }
+
+    /// The same with the bounds written in `dim`'s human form: `> 16MiB`, `> 5min 0s`.
+    pub fn violation_in(&self, value: f64, dim: Dimension) -> String {
+        let n = |v: f64| dim.human(v);
         match (self.inside, self.start, self.end) {
             (false, Some(s), _) if value < s => format!("< {}", n(s)),
             (false, _, Some(e)) if value > e => format!("> {}", n(e)),
-            _ => self.describe(),
+            _ => self.describe_in(dim),
         }
     }
 
     /// Words for what this range alerts on: `outside 5..33`, `> 10`, `< 5`, `inside 10..25`.
     pub fn describe(&self) -> String {
-        let n = |v: f64| format_number(v);
+        self.describe_in(Dimension::Count)
+    }
+
+    /// The same with the bounds written in `dim`'s human form.
+    pub fn describe_in(&self, dim: Dimension) -> String {
+        let n = |v: f64| dim.human(v);
         match (self.inside, self.start, self.end) {
             (false, Some(s), Some(e)) => format!("outside {}..{}", n(s), n(e)),
             (false, None, Some(e)) => format!("> {}", n(e)),

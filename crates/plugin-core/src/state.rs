@@ -45,7 +45,7 @@ impl State {
     /// Rank for "worst of": OK < UNKNOWN < WARNING < CRITICAL, the order of monitoring-plugins'
     /// `max_state_alt()` and Monitoring::Plugin's `max_state_alt`. An UNKNOWN sub-result never
     /// hides a WARNING or CRITICAL one, and is never hidden by an OK one.
-    fn severity(self) -> u8 {
+    pub fn severity(self) -> u8 {
         match self {
             State::Ok => 0,
             State::Unknown => 1,

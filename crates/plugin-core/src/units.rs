@@ -20,6 +20,16 @@ pub enum Dimension {
 }
 
 impl Dimension {
+    /// A value of this dimension in a short human form: `16MiB`, `5min 0s`, `90%`, `42`.
+    pub fn human(self, v: f64) -> String {
+        match self {
+            Dimension::Bytes => human_bytes(v),
+            Dimension::Time => human_duration(v),
+            Dimension::Percent => format!("{}%", format_number(v)),
+            Dimension::Count => format_number(v),
+        }
+    }
+
     /// Units accepted for this dimension, as shown in error messages.
     pub fn accepted(self) -> &'static str {
         match self {

@@ -146,6 +146,31 @@ pub fn postgres() -> &'static Postgres {
     PG.get_or_init(|| start_own(postgres::start, "PostgreSQL"))
 }
 
+/// A private primary + replica for a test that breaks things (pauses replay, stops the
+/// replica, makes archiving fail), in this process' own directory, stopped when it exits.
+/// Each call starts a new cluster (5-6 s).
+pub fn private_postgres(name: &str) -> Postgres {
+    let (base, guard) = own();
+    let guard = guard.lock().unwrap_or_else(|e| e.into_inner());
+    postgres::start_named(base, name, &guard)
+        .unwrap_or_else(|e| panic!("starting the private PostgreSQL {name}: {e:#}"))
+}
+
+/// One more streaming replica of `pg` (named `app_name`); returns its port and data directory.
+pub fn add_replica(pg: &Postgres, app_name: &str) -> (u16, PathBuf) {
+    let (_, guard) = own();
+    let guard = guard.lock().unwrap_or_else(|e| e.into_inner());
+    let data = pg
+        .primary_data
+        .parent()
+        .expect("data directories live in the cluster directory")
+        .join(app_name);
+    let port = util::free_port().expect("a free port");
+    postgres::add_replica(pg, &data, port, app_name, &guard)
+        .unwrap_or_else(|e| panic!("starting replica {app_name}: {e:#}"));
+    (port, data)
+}
+
 /// The test RabbitMQ node, started on first use.
 pub fn rabbitmq() -> &'static RabbitMq {
     if let Some(s) = from_run() {

@@ -96,9 +96,15 @@ fn stop_line(data: &Path) -> String {
 /// Starts a primary and a streaming replica under `base`, registering their shutdown with
 /// `guard`.
 pub fn start(base: &Path, guard: &Guard) -> Result<Postgres> {
+    start_named(base, "pg", guard)
+}
+
+/// The same in `base/name`: a private cluster for tests that break things (pause replay, stop
+/// the replica, fail archiving) without disturbing the shared one.
+pub fn start_named(base: &Path, name: &str, guard: &Guard) -> Result<Postgres> {
     let bindir = find_bindir()?;
     let os_user = User::for_server("postgres")?;
-    let root = base.join("pg");
+    let root = base.join(name);
     let socket_dir = root.join("sock");
     let archive_dir = root.join("archive");
     for d in [&root, &socket_dir, &archive_dir] {
@@ -201,8 +207,24 @@ pub fn start(base: &Path, guard: &Guard) -> Result<Postgres> {
         "creating the test database",
     )?;
 
+    let replica_data = pg.replica_data.clone();
+    add_replica(&pg, &replica_data, pg.replica_port, "custos_replica", guard)?;
+    Ok(pg)
+}
+
+/// Starts one more streaming replica of `pg`'s primary in `data`, listening on `port`, named
+/// `app_name` in `pg_stat_replication`; waits until it streams.
+pub fn add_replica(
+    pg: &Postgres,
+    data: &Path,
+    port: u16,
+    app_name: &str,
+    guard: &Guard,
+) -> Result<()> {
+    let u = pg.os_user.as_ref();
+    let root = data.parent().context("replica directory has a parent")?;
     run_ok(
-        command_as(bin("pg_basebackup"), u)
+        command_as(pg.bindir.join("pg_basebackup"), u)
             .args([
                 "-h",
                 "127.0.0.1",
@@ -212,34 +234,54 @@ pub fn start(base: &Path, guard: &Guard) -> Result<Postgres> {
                 &pg.user,
             ])
             .arg("-D")
-            .arg(&pg.replica_data)
+            .arg(data)
             .args(["-R", "-X", "stream", "-c", "fast", "--no-sync"])
             .env("PGPASSWORD", &pg.password)
-            .env("PGAPPNAME", "custos_replica")
-            .current_dir(&root),
+            .current_dir(root),
         "pg_basebackup (replica)",
     )?;
     append(
-        &pg.replica_data.join("postgresql.conf"),
-        &format!("\nport = {}\narchive_mode = off\n", pg.replica_port),
+        &data.join("postgresql.conf"),
+        &format!("\nport = {port}\narchive_mode = off\n"),
     )?;
     // Name the replica in pg_stat_replication (application_name).
     append(
-        &pg.replica_data.join("postgresql.auto.conf"),
+        &data.join("postgresql.auto.conf"),
         &format!(
-            "primary_conninfo = 'host=127.0.0.1 port={} user={} password={} application_name=custos_replica'\n",
+            "primary_conninfo = 'host=127.0.0.1 port={} user={} password={} application_name={app_name}'\n",
             pg.primary_port, pg.user, pg.password
         ),
     )?;
-    guard.on_cleanup(&stop_line(&pg.replica_data))?;
-    pg_ctl_start(&pg.replica_data, "replica")?;
-
+    guard.on_cleanup(&stop_line(data))?;
+    let name = data
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    pg_ctl(pg, data, "start", &root.join(format!("{name}.log")))?;
     let mut client = pg.client(false)?;
     wait_until("the replica to stream", Duration::from_secs(30), || {
         client
-            .query_opt("SELECT 1 FROM pg_stat_replication WHERE state = 'streaming' AND application_name = 'custos_replica'", &[])
+            .query_opt(
+                "SELECT 1 FROM pg_stat_replication WHERE state = 'streaming' AND application_name = $1",
+                &[&app_name],
+            )
             .ok()
             .flatten()
     })?;
-    Ok(pg)
+    Ok(())
+}
+
+/// `pg_ctl ACTION` on a data directory, waiting for it (start: until it accepts connections).
+pub fn pg_ctl(pg: &Postgres, data: &Path, action: &str, log: &Path) -> Result<String> {
+    let root = data.parent().context("data directory has a parent")?;
+    run_ok(
+        command_as(pg.bindir.join("pg_ctl"), pg.os_user.as_ref())
+            .arg("-D")
+            .arg(data)
+            .arg("-l")
+            .arg(log)
+            .args(["-w", "-t", "60", "-m", "fast", action])
+            .current_dir(root),
+        &format!("pg_ctl {action} ({})", data.display()),
+    )
 }

@@ -1,0 +1,340 @@
+//! check_postgres_replication_lag: streaming replication health, from either side
+//! (`pg_is_in_recovery()` decides).
+//!
+//! - Primary (`pg_stat_replication`): how many replicas (Zulip: 0 CRITICAL, 1 WARNING, 2+ OK),
+//!   each must be `streaming`, and how far each is behind in write, flush and replay, in bytes
+//!   from `pg_wal_lsn_diff(pg_current_wal_lsn(), ...)`: exact, where Zulip and check_postgres.pl
+//!   compute `0xFF000000 * hi + lo`, which is wrong by 16 MiB per 4 GiB of WAL. Time lag from
+//!   `replay_lag`, and 0 for a replica that has replayed everything (the server keeps showing
+//!   the last measurement for a while on an idle primary).
+//! - Replica (`pg_stat_wal_receiver`): must be streaming (else Zulip's "Replaying WAL logs from
+//!   backups" or "replica is in state X"), received-but-not-replayed bytes, and the replay delay,
+//!   which is 0 when everything received is replayed, so that it does not grow while the primary
+//!   is idle (check_postgres.pl's `now() - pg_last_xact_replay_timestamp()` does).
+//!
+//! Byte thresholds default to Zulip's 16 MiB / 80 MiB. The role needs `pg_monitor` (as
+//! Zulip's nagios role has) to see the LSN columns; without it the check says so.
+
+use clap::Parser;
+use custos_pg::{Client, ConnArgs};
+use plugin_core::{
+    args, CheckError, CheckResult, Context, Dimension, Perfdata, Plugin, Range, Report, State,
+    Thresholds, Uom,
+};
+
+pub const PLUGIN: Plugin = Plugin::new("check_postgres_replication_lag", env!("CARGO_PKG_VERSION"));
+
+#[derive(Parser, Debug)]
+#[command(about = "Check PostgreSQL streaming replication from the primary or a replica")]
+pub struct Args {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+
+    /// Warning range on each replica's lag in bytes (write, flush, replay) [default: 16MiB]
+    #[arg(short = 'w', long = "warning", value_name = "RANGE", value_parser = args::bytes_range,
+          default_value = "16MiB")]
+    pub warning: Range,
+
+    /// Critical range on each replica's lag in bytes [default: 80MiB]
+    #[arg(short = 'c', long = "critical", value_name = "RANGE", value_parser = args::bytes_range,
+          default_value = "80MiB")]
+    pub critical: Range,
+
+    /// Warning range on the replay lag in time (e.g. 1min) [default: none]
+    #[arg(long = "time-warning", value_name = "RANGE", value_parser = args::time_range)]
+    pub time_warning: Option<Range>,
+
+    /// Critical range on the replay lag in time (e.g. 5min) [default: none]
+    #[arg(long = "time-critical", value_name = "RANGE", value_parser = args::time_range)]
+    pub time_critical: Option<Range>,
+
+    /// On a primary: warning range on the number of replicas [default: 2:, i.e. fewer than 2]
+    #[arg(long = "replicas-warning", value_name = "RANGE", value_parser = args::count_range,
+          default_value = "2:")]
+    pub replicas_warning: Range,
+
+    /// On a primary: critical range on the number of replicas [default: 1:, i.e. none]
+    #[arg(long = "replicas-critical", value_name = "RANGE", value_parser = args::count_range,
+          default_value = "1:")]
+    pub replicas_critical: Range,
+}
+
+/// One thing found, with its state; the summary leads with the worst.
+struct Finding {
+    state: State,
+    text: String,
+}
+
+struct Judge<'a> {
+    args: &'a Args,
+    findings: Vec<Finding>,
+    report: Report,
+}
+
+impl Judge<'_> {
+    fn add(&mut self, state: State, text: String) {
+        self.findings.push(Finding { state, text });
+    }
+
+    /// Judges a byte lag; adds a finding when it alerts.
+    fn bytes(&mut self, who: &str, kind: &str, value: f64) -> Thresholds {
+        let t = Thresholds::new(Some(self.args.warning), Some(self.args.critical));
+        if let Some((state, range)) = t.violated(value) {
+            self.add(
+                state,
+                format!(
+                    "{who} is {} behind in {kind} ({} {})",
+                    Dimension::Bytes.human(value),
+                    state.to_string().to_lowercase(),
+                    range.violation_in(value, Dimension::Bytes)
+                ),
+            );
+        }
+        t
+    }
+
+    fn time(&mut self, who: &str, value: Option<f64>) -> Thresholds {
+        let t = Thresholds::new(self.args.time_warning, self.args.time_critical);
+        let violated = value.and_then(|v| t.violated(v).map(|(s, r)| (s, r, v)));
+        if let Some((state, range, v)) = violated {
+            self.add(
+                state,
+                format!(
+                    "{who} replay lag is {} ({} {})",
+                    Dimension::Time.human(v),
+                    state.to_string().to_lowercase(),
+                    range.violation_in(v, Dimension::Time)
+                ),
+            );
+        }
+        t
+    }
+
+    /// The report: worst findings first in the summary, `ok` as the fallback summary.
+    fn finish(mut self, ok: String) -> Report {
+        let worst = self
+            .findings
+            .iter()
+            .map(|f| f.state)
+            .fold(State::Ok, State::worst);
+        let mut report = std::mem::replace(&mut self.report, Report::ok(""));
+        report.state = worst;
+        self.findings
+            .sort_by_key(|f| std::cmp::Reverse(f.state.severity()));
+        report.summary = if self.findings.is_empty() {
+            ok
+        } else {
+            let texts: Vec<&str> = self.findings.iter().map(|f| f.text.as_str()).collect();
+            format!("{}; {ok}", texts.join("; "))
+        };
+        report
+    }
+}
+
+pub fn check(args: &Args, ctx: &Context) -> CheckResult {
+    let client = args.conn.open(ctx, PLUGIN.name)?;
+    let judge = Judge {
+        args,
+        findings: Vec::new(),
+        report: Report::ok(""),
+    };
+    if client.in_recovery()? {
+        replica(&client, judge)
+    } else {
+        primary(&client, judge)
+    }
+}
+
+fn primary(client: &Client, mut j: Judge) -> CheckResult {
+    // pg_basebackup's own WAL senders (state 'backup') are not replicas.
+    let rows = client.query(
+        "SELECT coalesce(nullif(application_name, ''), host(client_addr), 'local'), \
+                coalesce(host(client_addr), 'local'), state, \
+                pg_wal_lsn_diff(pg_current_wal_lsn(), write_lsn)::float8, \
+                pg_wal_lsn_diff(pg_current_wal_lsn(), flush_lsn)::float8, \
+                pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::float8, \
+                extract(epoch FROM replay_lag)::float8 \
+         FROM pg_stat_replication WHERE state IS DISTINCT FROM 'backup' ORDER BY 1, 2",
+        &[],
+    )?;
+    let count = rows.len() as f64;
+    let counts = Thresholds::new(
+        Some(j.args.replicas_warning),
+        Some(j.args.replicas_critical),
+    );
+    match counts.evaluate(count) {
+        State::Ok => {}
+        state => {
+            let text = match rows.len() {
+                0 => "No replicas!".to_string(),
+                1 => "Only one replica!".to_string(),
+                n => format!("only {n} replicas"),
+            };
+            j.add(state, text);
+        }
+    }
+    j.report.perfdata.push(
+        Perfdata::new("replicas", count)
+            .thresholds(&counts)
+            .min(0.0),
+    );
+    let mut streaming = 0;
+    let mut max_replay: Option<(f64, String)> = None;
+    for row in &rows {
+        let name: String = row.get(0);
+        let addr: String = row.get(1);
+        let state: Option<String> = row.get(2);
+        let lags: [Option<f64>; 3] = [row.get(3), row.get(4), row.get(5)];
+        let replay_time: Option<f64> = row.get(6);
+        let who = format!("replica {name}");
+        let Some(state) = state else {
+            return Err(CheckError::unknown(
+                "no permission to see pg_stat_replication details: grant pg_monitor to the role",
+            ));
+        };
+        if state != "streaming" {
+            j.add(
+                State::Critical,
+                format!("{who} is in state {state}, not streaming"),
+            );
+        } else {
+            streaming += 1;
+        }
+        let mut line = format!("{name} ({addr}): {state}");
+        for (kind, lag) in ["write", "flush", "replay"].iter().zip(lags) {
+            let label = format!("{name}_{kind}");
+            match lag {
+                Some(v) => {
+                    let t = j.bytes(&who, kind, v);
+                    line.push_str(&format!(", {kind} {}", Dimension::Bytes.human(v)));
+                    j.report.perfdata.push(
+                        Perfdata::new(&label, v)
+                            .uom(Uom::Bytes)
+                            .thresholds(&t)
+                            .min(0.0),
+                    );
+                    if *kind == "replay" && max_replay.as_ref().is_none_or(|(m, _)| v > *m) {
+                        max_replay = Some((v, name.clone()));
+                    }
+                }
+                None => {
+                    line.push_str(&format!(", {kind} ?"));
+                    j.report
+                        .perfdata
+                        .push(Perfdata::unmeasured(&label).uom(Uom::Bytes));
+                }
+            }
+        }
+        // A replica that has replayed everything is not behind: 0. (The server keeps showing
+        // the last measured replay_lag for a while after catching up, then NULL.)
+        let caught_up = lags[2] == Some(0.0);
+        let time = if caught_up { Some(0.0) } else { replay_time };
+        let t = j.time(&who, time);
+        match time {
+            Some(v) => {
+                line.push_str(&format!(", replay lag {}", Dimension::Time.human(v)));
+                j.report.perfdata.push(
+                    Perfdata::new(format!("{name}_replay_lag"), v)
+                        .uom(Uom::Seconds)
+                        .thresholds(&t)
+                        .min(0.0),
+                );
+            }
+            None => j
+                .report
+                .perfdata
+                .push(Perfdata::unmeasured(format!("{name}_replay_lag")).uom(Uom::Seconds)),
+        }
+        j.report.details.push(line);
+    }
+    let ok = match (rows.len(), max_replay) {
+        (0, _) => "primary".to_string(),
+        (n, Some((v, who))) => format!(
+            "primary with {n} replica{} ({streaming} streaming), replay lag at most {} ({who})",
+            if n == 1 { "" } else { "s" },
+            Dimension::Bytes.human(v)
+        ),
+        (n, None) => format!("primary with {n} replicas ({streaming} streaming)"),
+    };
+    Ok(j.finish(ok))
+}
+
+fn replica(client: &Client, mut j: Judge) -> CheckResult {
+    let row = client.query_one(
+        "SELECT r.status, r.sender_host, r.sender_port, \
+                pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::float8, \
+                CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 \
+                     ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END, \
+                pg_is_wal_replay_paused() \
+         FROM (SELECT 1) one LEFT JOIN pg_stat_wal_receiver r ON true",
+        &[],
+    )?;
+    let status: Option<String> = row.get(0);
+    let sender_host: Option<String> = row.get(1);
+    let sender_port: Option<i32> = row.get(2);
+    let gap: Option<f64> = row.get(3);
+    let delay: Option<f64> = row.get(4);
+    let paused: bool = row.get(5);
+    let primary = match (&sender_host, sender_port) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.clone(),
+        _ => "the primary".to_string(),
+    };
+    match status.as_deref() {
+        None => j.add(
+            State::Critical,
+            "Replaying WAL logs from backups (no WAL receiver)".into(),
+        ),
+        Some("streaming") => {}
+        Some(s) => j.add(
+            State::Critical,
+            format!("replica is in state {s}, not streaming"),
+        ),
+    }
+    match gap {
+        Some(v) => {
+            let t = j.bytes("replica", "replay of WAL received", v);
+            j.report.perfdata.push(
+                Perfdata::new("replay", v)
+                    .uom(Uom::Bytes)
+                    .thresholds(&t)
+                    .min(0.0),
+            );
+        }
+        None => j
+            .report
+            .perfdata
+            .push(Perfdata::unmeasured("replay").uom(Uom::Bytes)),
+    }
+    let tt = j.time("replica", delay);
+    match delay {
+        Some(v) => j.report.perfdata.push(
+            Perfdata::new("replay_lag", v.max(0.0))
+                .uom(Uom::Seconds)
+                .thresholds(&tt)
+                .min(0.0),
+        ),
+        None => j
+            .report
+            .perfdata
+            .push(Perfdata::unmeasured("replay_lag").uom(Uom::Seconds)),
+    }
+    let mut ok = format!(
+        "replica of {primary}, {} behind in replay",
+        gap.map_or("?".to_string(), |v| Dimension::Bytes.human(v))
+    );
+    if let Some(d) = delay {
+        ok.push_str(&format!(
+            ", replay lag {}",
+            Dimension::Time.human(d.max(0.0))
+        ));
+    }
+    if paused {
+        ok.push_str(" (replay paused)");
+    }
+    j.report.details.push(format!(
+        "WAL receiver: {}",
+        status.as_deref().unwrap_or("not running")
+    ));
+    Ok(j.finish(ok))
+}
