@@ -79,14 +79,12 @@ impl Judge<'_> {
     /// Judges a byte lag; adds a finding when it alerts.
     fn bytes(&mut self, who: &str, kind: &str, value: f64) -> Thresholds {
         let t = Thresholds::new(Some(self.args.warning), Some(self.args.critical));
-        if let Some((state, range)) = t.violated(value) {
+        if let Some((state, why)) = t.alert(value, Dimension::Bytes) {
             self.add(
                 state,
                 format!(
-                    "{who} is {} behind in {kind} ({} {})",
-                    Dimension::Bytes.human(value),
-                    state.to_string().to_lowercase(),
-                    range.violation_in(value, Dimension::Bytes)
+                    "{who} is {} behind in {kind} ({why})",
+                    Dimension::Bytes.human(value)
                 ),
             );
         }
@@ -95,16 +93,11 @@ impl Judge<'_> {
 
     fn time(&mut self, who: &str, value: Option<f64>) -> Thresholds {
         let t = Thresholds::new(self.args.time_warning, self.args.time_critical);
-        let violated = value.and_then(|v| t.violated(v).map(|(s, r)| (s, r, v)));
-        if let Some((state, range, v)) = violated {
+        let alert = value.and_then(|v| t.alert(v, Dimension::Time).map(|a| (a, v)));
+        if let Some(((state, why), v)) = alert {
             self.add(
                 state,
-                format!(
-                    "{who} replay lag is {} ({} {})",
-                    Dimension::Time.human(v),
-                    state.to_string().to_lowercase(),
-                    range.violation_in(v, Dimension::Time)
-                ),
+                format!("{who} replay lag is {} ({why})", Dimension::Time.human(v)),
             );
         }
         t

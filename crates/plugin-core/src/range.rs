@@ -190,6 +190,21 @@ impl Thresholds {
         }
     }
 
+    /// When `value` alerts: its state and why in words for a message, `warning > 16MiB`
+    /// (bounds in `dim`'s human form).
+    pub fn alert(&self, value: f64, dim: Dimension) -> Option<(State, String)> {
+        self.violated(value).map(|(state, range)| {
+            (
+                state,
+                format!(
+                    "{} {}",
+                    state.to_string().to_lowercase(),
+                    range.violation_in(value, dim)
+                ),
+            )
+        })
+    }
+
     /// The range that made `value` alert, for messages.
     pub fn violated(&self, value: f64) -> Option<(State, Range)> {
         match self.evaluate(value) {

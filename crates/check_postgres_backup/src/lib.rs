@@ -1,0 +1,408 @@
+//! check_postgres_backup: are PostgreSQL backups up to date, and is WAL archiving working?
+//!
+//! Zulip's check (`check_postgresql_backup`): on a replica, OK "this is not the primary";
+//! otherwise the time in `/var/lib/nagios_state/last_postgresql_backup` (written by
+//! `pg_backup_and_purge` after `wal-g backup-push`) must be less than 25 hours old, else
+//! CRITICAL; an unreadable file is UNKNOWN "could not determine completion time of last
+//! PostgreSQL backup". Kept, and extended:
+//!
+//! - `--source`: the marker file, `wal-g backup-list --json --detail`, `pgbackrest info
+//!   --output=json`, or a directory of `pg_basebackup` outputs;
+//! - `pg_stat_archiver`: archiving failing (the last failure newer than the last success) is
+//!   CRITICAL with the failing file; the age of the last archived WAL has its own thresholds;
+//! - `--wal-archive-dir`: segments missing from the archive since the newest backup started.
+
+pub mod sources;
+pub mod wal;
+
+use clap::{Parser, ValueEnum};
+use custos_pg::{Client, ConnArgs};
+use jiff::Timestamp;
+use plugin_core::{
+    args, CheckError, CheckResult, Context, Dimension, Perfdata, Plugin, Range, Report, State,
+    Thresholds, Uom,
+};
+use sources::Backup;
+use std::path::PathBuf;
+
+pub const PLUGIN: Plugin = Plugin::new("check_postgres_backup", env!("CARGO_PKG_VERSION"));
+
+/// Where the newest backup's time comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Source {
+    /// A file holding the completion time (Zulip's pg_backup_and_purge writes one)
+    Marker,
+    /// `wal-g backup-list --json --detail`
+    #[value(name = "wal-g")]
+    WalG,
+    /// `pgbackrest info --output=json`
+    Pgbackrest,
+    /// The newest pg_basebackup in --backup-dir
+    Dir,
+}
+
+#[derive(Parser, Debug)]
+#[command(about = "Check that PostgreSQL backups are recent and WAL archiving works")]
+pub struct Args {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+
+    /// Where the newest backup's time comes from
+    #[arg(long = "source", value_enum, default_value = "marker")]
+    pub source: Source,
+
+    /// Marker file with the last backup's completion time (ISO 8601 with offset, or Unix seconds)
+    #[arg(
+        long = "marker-file",
+        value_name = "PATH",
+        default_value = "/var/lib/nagios_state/last_postgresql_backup"
+    )]
+    pub marker_file: PathBuf,
+
+    /// Directory of pg_basebackup outputs (--source dir)
+    #[arg(long = "backup-dir", value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+
+    /// The wal-g or pgbackrest command, with arguments (e.g. "pgbackrest --config=/etc/x.conf")
+    #[arg(long = "command", value_name = "CMD")]
+    pub command: Option<String>,
+
+    /// pgBackRest stanza [default: the only one]
+    #[arg(long = "stanza", value_name = "NAME")]
+    pub stanza: Option<String>,
+
+    /// Warning range on the newest backup's age (e.g. 25h) [default: none]
+    #[arg(short = 'w', long = "warning", value_name = "RANGE", value_parser = args::time_range)]
+    pub warning: Option<Range>,
+
+    /// Critical range on the newest backup's age [default: 25h, as Zulip]
+    #[arg(short = 'c', long = "critical", value_name = "RANGE", value_parser = args::time_range,
+          default_value = "25h")]
+    pub critical: Range,
+
+    /// Warning range on the age of the last archived WAL segment (e.g. 1h) [default: none]
+    #[arg(long = "archive-warning", value_name = "RANGE", value_parser = args::time_range)]
+    pub archive_warning: Option<Range>,
+
+    /// Critical range on the age of the last archived WAL segment [default: none]
+    #[arg(long = "archive-critical", value_name = "RANGE", value_parser = args::time_range)]
+    pub archive_critical: Option<Range>,
+
+    /// WAL archive directory to search for missing segments since the newest backup
+    #[arg(long = "wal-archive-dir", value_name = "DIR")]
+    pub wal_archive_dir: Option<PathBuf>,
+
+    /// Check backups on a replica too (by default a replica is OK: backups run on the primary)
+    #[arg(long = "on-replica")]
+    pub on_replica: bool,
+}
+
+struct Findings {
+    items: Vec<(State, String)>,
+}
+
+impl Findings {
+    fn add(&mut self, state: State, text: impl Into<String>) {
+        self.items.push((state, text.into()));
+    }
+}
+
+pub fn check(args: &Args, ctx: &Context) -> CheckResult {
+    let client = args.conn.open(ctx, PLUGIN.name)?;
+    let replica = client.in_recovery()?;
+    if replica && !args.on_replica {
+        return Ok(Report::ok("this is not the primary"));
+    }
+    let mut f = Findings { items: Vec::new() };
+    let mut report = Report::ok("");
+
+    // 1. The newest backup.
+    ctx.stage("finding the newest backup");
+    let newest = newest_backup(args, ctx, &mut f)?;
+    let now = Timestamp::now();
+    let age_thresholds = Thresholds::new(args.warning, Some(args.critical));
+    let backup_text = match &newest {
+        Some(b) => {
+            let age = (now.as_millisecond() - b.finished.as_millisecond()) as f64 / 1000.0;
+            let age = age.max(0.0);
+            let when = b.finished.round(jiff::Unit::Second).unwrap_or(b.finished);
+            let text = format!(
+                "last PostgreSQL backup completed {} ago: {when}",
+                Dimension::Time.human(age)
+            );
+            if let Some((state, why)) = age_thresholds.alert(age, Dimension::Time) {
+                f.add(
+                    state,
+                    format!(
+                        "last PostgreSQL backup completed {} ago ({why}): {when}",
+                        Dimension::Time.human(age)
+                    ),
+                );
+            }
+            report.details.push(format!("newest backup: {}", b.what));
+            report.perfdata.push(
+                Perfdata::new("backup_age", age.round())
+                    .uom(Uom::Seconds)
+                    .thresholds(&age_thresholds)
+                    .min(0.0),
+            );
+            text
+        }
+        None => {
+            report
+                .perfdata
+                .push(Perfdata::unmeasured("backup_age").uom(Uom::Seconds));
+            "no backup found".to_string()
+        }
+    };
+
+    // 2. WAL archiving (on the primary; a replica archives only with archive_mode=always).
+    let mut last_archived: Option<String> = None;
+    if !replica {
+        last_archived = archiver(args, &client, &mut f, &mut report)?;
+    }
+
+    // 3. Gaps in the archive.
+    if let Some(dir) = &args.wal_archive_dir {
+        ctx.stage(format!("reading the WAL archive {}", dir.display()));
+        gaps(
+            &client,
+            dir,
+            newest.as_ref(),
+            last_archived.as_deref(),
+            &mut f,
+            &mut report,
+        )?;
+    }
+
+    f.items
+        .sort_by_key(|(s, _)| std::cmp::Reverse(s.severity()));
+    report.state = f
+        .items
+        .iter()
+        .map(|(s, _)| *s)
+        .fold(State::Ok, State::worst);
+    let mut parts: Vec<String> = f.items.iter().map(|(_, t)| t.clone()).collect();
+    if !parts
+        .iter()
+        .any(|p| p.starts_with("last PostgreSQL backup") || p.starts_with("no backup"))
+    {
+        parts.push(backup_text);
+    }
+    report.summary = parts.join("; ");
+    Ok(report)
+}
+
+fn newest_backup(
+    args: &Args,
+    ctx: &Context,
+    f: &mut Findings,
+) -> Result<Option<Backup>, CheckError> {
+    let none = |f: &mut Findings, why: String| {
+        f.add(State::Critical, why);
+        None
+    };
+    Ok(match args.source {
+        Source::Marker => Some(sources::marker(&args.marker_file)?),
+        Source::WalG => {
+            let cmd = args.command.as_deref().unwrap_or("wal-g");
+            match sources::walg(ctx, cmd)? {
+                Some(b) => Some(b),
+                None => none(f, "no backup found: wal-g lists no backups".into()),
+            }
+        }
+        Source::Pgbackrest => {
+            let cmd = args.command.as_deref().unwrap_or("pgbackrest");
+            match sources::pgbackrest(ctx, cmd, args.stanza.as_deref())? {
+                Ok(b) => Some(b),
+                Err(why) => none(f, format!("no backup found: {why}")),
+            }
+        }
+        Source::Dir => {
+            let dir = args
+                .backup_dir
+                .as_ref()
+                .ok_or_else(|| CheckError::unknown("--source dir needs --backup-dir DIR"))?;
+            match sources::basebackup_dir(dir)? {
+                Some(b) => Some(b),
+                None => none(
+                    f,
+                    format!(
+                        "no backup found: no pg_basebackup output in {}",
+                        dir.display()
+                    ),
+                ),
+            }
+        }
+    })
+}
+
+/// `pg_stat_archiver`: failing archiving, age of the last archived segment. Returns the last
+/// archived segment's name.
+fn archiver(
+    args: &Args,
+    client: &Client,
+    f: &mut Findings,
+    report: &mut Report,
+) -> Result<Option<String>, CheckError> {
+    let row = client.query_one(
+        "SELECT current_setting('archive_mode'), archived_count, last_archived_wal, \
+                extract(epoch FROM now() - last_archived_time)::float8, failed_count, \
+                last_failed_wal, extract(epoch FROM now() - last_failed_time)::float8, \
+                coalesce(last_failed_time > coalesce(last_archived_time, '-infinity'), false) \
+         FROM pg_stat_archiver",
+        &[],
+    )?;
+    let mode: String = row.get(0);
+    if mode == "off" {
+        report
+            .details
+            .push("WAL archiving is off (archive_mode = off)".into());
+        return Ok(None);
+    }
+    let archived: i64 = row.get(1);
+    let last_wal: Option<String> = row.get(2);
+    let archive_age: Option<f64> = row.get(3);
+    let failed: i64 = row.get(4);
+    let failed_wal: Option<String> = row.get(5);
+    let failed_age: Option<f64> = row.get(6);
+    let failing: bool = row.get(7);
+    if failing {
+        f.add(
+            State::Critical,
+            format!(
+                "WAL archiving is failing: {} failed {} ago ({failed} failures since the statistics reset)",
+                failed_wal.as_deref().unwrap_or("?"),
+                Dimension::Time.human(failed_age.unwrap_or(0.0).max(0.0))
+            ),
+        );
+    }
+    let t = Thresholds::new(args.archive_warning, args.archive_critical);
+    match archive_age {
+        Some(age) => {
+            let age = age.max(0.0);
+            if let Some((state, why)) = t.alert(age, Dimension::Time) {
+                f.add(
+                    state,
+                    format!(
+                        "last WAL segment archived {} ago ({why})",
+                        Dimension::Time.human(age)
+                    ),
+                );
+            }
+            report.perfdata.push(
+                Perfdata::new("archive_age", age.round())
+                    .uom(Uom::Seconds)
+                    .thresholds(&t)
+                    .min(0.0),
+            );
+        }
+        None => {
+            if t.warning.is_some() || t.critical.is_some() {
+                f.add(State::Warning, "no WAL segment has been archived yet");
+            }
+            report
+                .perfdata
+                .push(Perfdata::unmeasured("archive_age").uom(Uom::Seconds));
+        }
+    }
+    report.perfdata.push(
+        Perfdata::new("archive_failed", failed as f64)
+            .uom(Uom::Counter)
+            .min(0.0),
+    );
+    report.details.push(format!(
+        "archiver: {archived} archived, last {}; {failed} failed{}",
+        last_wal.as_deref().unwrap_or("none"),
+        failed_wal
+            .map(|w| format!(", last {w}"))
+            .unwrap_or_default()
+    ));
+    Ok(last_wal)
+}
+
+/// Segments missing from `dir` between the newest backup's start (else the oldest segment
+/// there) and the newest segment archived (there, or per pg_stat_archiver).
+fn gaps(
+    client: &Client,
+    dir: &std::path::Path,
+    newest: Option<&Backup>,
+    last_archived: Option<&str>,
+    f: &mut Findings,
+    report: &mut Report,
+) -> Result<(), CheckError> {
+    let size: i64 = client
+        .query_one(
+            "SELECT setting::bigint * CASE unit WHEN '8kB' THEN 8192 WHEN 'MB' THEN 1048576 ELSE 1 END \
+             FROM pg_settings WHERE name = 'wal_segment_size'",
+            &[],
+        )?
+        .get(0);
+    let size = size.max(1) as u64;
+    let archive = wal::scan(dir, size).map_err(|e| {
+        CheckError::unknown(format!(
+            "cannot read the WAL archive {}: {e}",
+            dir.display()
+        ))
+    })?;
+    let start = newest
+        .and_then(|b| b.start_wal.as_deref())
+        .and_then(|w| wal::parse(w, size))
+        .or(archive.newest_backup_start)
+        .or(archive.oldest);
+    let end = [
+        archive.newest,
+        last_archived.and_then(|w| wal::parse(w, size)),
+    ]
+    .into_iter()
+    .flatten()
+    .max_by_key(|s| s.number);
+    let (Some(start), Some(end)) = (start, end) else {
+        report
+            .details
+            .push(format!("WAL archive {}: no segments", dir.display()));
+        report
+            .perfdata
+            .push(Perfdata::new("wal_missing", 0.0).min(0.0));
+        return Ok(());
+    };
+    let (listed, count) = wal::missing(&archive, start.number, end.number, 5);
+    report
+        .perfdata
+        .push(Perfdata::new("wal_missing", count as f64).min(0.0));
+    let span = format!(
+        "{} to {}",
+        wal::name(start.timeline, start.number, size),
+        wal::name(end.timeline, end.number, size)
+    );
+    if count > 0 {
+        let names: Vec<String> = listed
+            .iter()
+            .map(|n| wal::name(end.timeline, *n, size))
+            .collect();
+        f.add(
+            State::Critical,
+            format!(
+                "{count} WAL segment{} missing from {} since the newest backup (first: {})",
+                if count == 1 { "" } else { "s" },
+                dir.display(),
+                names.first().cloned().unwrap_or_default()
+            ),
+        );
+        report.details.push(format!(
+            "missing WAL segments: {}{}",
+            names.join(", "),
+            if count as usize > names.len() {
+                ", ..."
+            } else {
+                ""
+            }
+        ));
+    }
+    report.details.push(format!(
+        "WAL archive {}: {} segment files, {span} checked",
+        dir.display(),
+        archive.files
+    ));
+    Ok(())
+}
