@@ -15,6 +15,8 @@ need postgresql-client sh -c 'ls /usr/lib/postgresql/*/bin/psql'
 # RabbitMQ with its management plugin, and epmd.
 need rabbitmq-server test -x /usr/lib/rabbitmq/bin/rabbitmq-server
 need erlang-base command -v epmd
+# pgBackRest, for check_postgres_backup's --source pgbackrest tests.
+need pgbackrest command -v pgbackrest
 
 if [ -z "$missing" ]; then
     exit 0
