@@ -18,3 +18,4 @@ pub mod settings;
 
 pub use connect::{connect, Client, ConnArgs};
 pub use settings::{resolve, Env, Password, Settings, SslMode};
+pub use tokio_postgres::Row;

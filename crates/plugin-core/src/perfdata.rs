@@ -33,6 +33,16 @@ pub enum Uom {
 }
 
 impl Uom {
+    /// The base unit of a dimension: seconds, bytes, percent, or none for counts.
+    pub fn of(dim: crate::Dimension) -> Uom {
+        match dim {
+            crate::Dimension::Count => Uom::None,
+            crate::Dimension::Time => Uom::Seconds,
+            crate::Dimension::Bytes => Uom::Bytes,
+            crate::Dimension::Percent => Uom::Percent,
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         match self {
             Uom::None => "",

@@ -18,6 +18,7 @@ pub fn checks() -> Vec<(Plugin, Command)> {
         check!(check_cron_file),
         check!(check_email_deliverer_backlog),
         check!(check_fts_update_log),
+        check!(check_postgres),
         check!(check_postgres_backup),
         check!(check_postgres_replication_lag),
     ]
