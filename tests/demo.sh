@@ -38,3 +38,51 @@ show check_cron_file --output-format json "$work/check_send_receive_state"
 show check_cron_file -t 1 "$work/fifo"
 show check_cron_file --state-file "$work/relayed" "$work/check-rabbitmq-results"
 show cat "$work/relayed"
+
+if [ -n "${CUSTOS_PG_PORT:-}" ]; then
+    # Connect as the harness superuser over the Unix socket (the nagios role's way).
+    export PGHOST="$CUSTOS_PG_SOCKET_DIR" PGUSER="$CUSTOS_PG_USER" PGDATABASE="$CUSTOS_PG_DBNAME"
+    P="-p $CUSTOS_PG_PORT"
+    R="-p $CUSTOS_PG_REPLICA_PORT"
+    psql() { "$(ls -d /usr/lib/postgresql/*/bin | tail -1)/psql" -X -q $P "$@"; }
+    psql -c "CREATE SCHEMA IF NOT EXISTS demo;
+             DROP TABLE IF EXISTS demo.fts_update_log, demo.zerver_scheduledemail;
+             CREATE TABLE demo.fts_update_log (id serial PRIMARY KEY, message_id int NOT NULL);
+             INSERT INTO demo.fts_update_log (message_id) SELECT g FROM generate_series(1, 7) g;
+             CREATE TABLE demo.zerver_scheduledemail (id serial PRIMARY KEY,
+               scheduled_timestamp timestamptz NOT NULL, data text NOT NULL, type smallint NOT NULL);
+             INSERT INTO demo.zerver_scheduledemail (scheduled_timestamp, data, type)
+               VALUES (now() - interval '2 hours', 'x', 1), (now() - interval '5 minutes', 'x', 1),
+                      (now() + interval '1 day', 'x', 1);" >/dev/null
+
+    echo
+    echo "== check_postgres: check_postgres.pl's actions, one connection =="
+    show check_postgres $P
+    show check_postgres $P --action query_time,txn_time -w 20s -c 40s
+    show check_postgres $P --action autovac_freeze,backends,disabled_triggers,hitratio,locks,query_time,sequence,timesync,txn_time -w query_time=20s,txn_time=20s,locks=400,autovac_freeze=101% -c query_time=40s,txn_time=40s,locks=600,autovac_freeze=105%
+    show check_postgres $P --action database_size --include "$CUSTOS_PG_DBNAME" -c 1MB
+    show check_postgres $P --action bloat
+
+    echo
+    echo "== check_postgres_replication_lag: both sides =="
+    show check_postgres_replication_lag $P
+    show check_postgres_replication_lag $P --replicas-warning 1:
+    show check_postgres_replication_lag $R
+
+    echo
+    echo "== check_postgres_backup =="
+    date -Iseconds -d '-3 hours' > "$work/last_postgresql_backup"
+    show check_postgres_backup $P --marker-file "$work/last_postgresql_backup" --wal-archive-dir "$CUSTOS_PG_ARCHIVE_DIR" -v
+    date -Iseconds -d '-26 hours' > "$work/last_postgresql_backup"
+    show check_postgres_backup $P --marker-file "$work/last_postgresql_backup"
+    show check_postgres_backup $P --marker-file "$work/nothing-here"
+    show check_postgres_backup $R
+
+    echo
+    echo "== check_fts_update_log and check_email_deliverer_backlog (Zulip-shaped tables) =="
+    show check_fts_update_log $P --table demo.fts_update_log
+    show check_fts_update_log $P --table demo.fts_update_log -c 10 -w 5
+    show check_email_deliverer_backlog $P --table demo.zerver_scheduledemail
+    show check_email_deliverer_backlog $P --table demo.zerver_scheduledemail --lag 1h
+    show check_fts_update_log -H 127.0.0.1 -p 1 -t 3
+fi
