@@ -3,6 +3,7 @@
 #   make install   binaries to $(DESTDIR)$(PLUGINDIR) (default /usr/lib/nagios/plugins)
 #   make test      installs missing system packages (as root), then every test against real servers
 #   make lint      rustfmt check and clippy with warnings denied
+#   make bench     peer comparisons against throwaway servers (writes nothing; paste into BENCHMARKS.md)
 #   make demo      release binaries run against throwaway servers, printing each command and output
 #   make generate  nagios/icinga2/*.conf from the checks' options (a test compares them)
 #   make clean
@@ -14,7 +15,7 @@ PLUGINDIR ?= $(PREFIX)/lib/nagios/plugins
 CHECKS    := $(sort $(notdir $(wildcard crates/check_*)))
 HARNESS   := target/debug/custos-harness
 
-.PHONY: all build install test deps lint demo generate clean
+.PHONY: all build install test deps lint demo bench generate clean
 
 all: build
 
@@ -42,6 +43,11 @@ lint:
 demo: deps build
 	$(CARGO) build --locked -p custos-harness
 	$(HARNESS) run -- sh tests/demo.sh target/release
+
+bench: build
+	@BENCH=1 sh tests/install-deps.sh
+	$(CARGO) build --locked -p custos-harness
+	$(HARNESS) run -- python3 bench/postgres.py target/release
 
 generate:
 	$(CARGO) run --locked -q -p custos-conventions --bin custos-gen -- icinga2 nagios/icinga2

@@ -2,8 +2,9 @@
 """Wall time, CPU (user+sys) and peak RSS of custos' PostgreSQL checks next to check_pgsql
 (monitoring-plugins) and check_postgres.pl (Debian's check-postgres), on the same cluster,
 over TCP with the same password. Runs alternate between the commands; medians of RUNS runs.
-CPU and RSS come from wait4(2)'s rusage (microsecond CPU, peak RSS in KiB), wall from a
-monotonic clock around fork/exec/wait.
+CPU comes from wait4(2)'s rusage (microseconds), wall from a monotonic clock around
+fork/exec/wait, peak RSS from GNU time's %M in separate runs (the rusage of a child forked by
+Python counts Python's own pages copied before exec).
 
 Run under the harness (make bench):  custos-harness run -- python3 bench/postgres.py BINDIR
 """
@@ -38,6 +39,11 @@ groups = [
     ]),
 ]
 
+def rss_kib(cmd):
+    out = subprocess.run(["/usr/bin/time", "-f", "RSS %M", *cmd], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True).stderr
+    return int([l for l in out.splitlines() if l.startswith("RSS ")][-1].split()[1])
+
 def once(cmd):
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -53,9 +59,11 @@ for title, cmds in groups:
         _, _, _, code, out = once(cmd)
         print(f"    {os.path.basename(cmd[0])} (exit {code}): {out.splitlines()[0][:150] if out else ''}")
     samples = {name: [] for name, _ in cmds}
+    rss = {name: [] for name, _ in cmds}
     for _ in range(RUNS):
         for name, cmd in cmds:
-            samples[name].append(once(cmd)[:3])
+            samples[name].append(once(cmd)[:2])
+            rss[name].append(rss_kib(cmd))
     print(f"\n#### {title}\n")
     print("| command | wall ms | CPU ms | peak RSS MiB | wall vs custos |")
     print("|---|---|---|---|---|")
@@ -64,7 +72,7 @@ for title, cmds in groups:
         s = samples[name]
         wall = statistics.median(x[0] for x in s) * 1000
         cpu = statistics.median(x[1] for x in s) * 1000
-        rss = statistics.median(x[2] for x in s) / 1024
+        peak = statistics.median(rss[name]) / 1024
         base = base or wall
-        print(f"| {name} | {wall:.1f} | {cpu:.1f} | {rss:.1f} | {wall / base:.1f}x |")
+        print(f"| {name} | {wall:.1f} | {cpu:.1f} | {peak:.1f} | {wall / base:.1f}x |")
     print()

@@ -17,6 +17,12 @@ need rabbitmq-server test -x /usr/lib/rabbitmq/bin/rabbitmq-server
 need erlang-base command -v epmd
 # pgBackRest, for check_postgres_backup's --source pgbackrest tests.
 need pgbackrest command -v pgbackrest
+# The peers that make bench compares with (BENCH=1): check_pgsql, check_postgres.pl, GNU time.
+if [ "${BENCH:-}" = 1 ]; then
+    need monitoring-plugins-standard test -x /usr/lib/nagios/plugins/check_pgsql
+    need check-postgres test -x /usr/bin/check_postgres
+    need time test -x /usr/bin/time
+fi
 
 if [ -z "$missing" ]; then
     exit 0
