@@ -72,9 +72,12 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
             .min(0.0),
     );
     report.perfdata.push(
-        Perfdata::new("oldest", (oldest.unwrap_or(0.0).max(0.0) * 1000.0).round() / 1000.0)
-            .uom(Uom::Seconds)
-            .min(0.0),
+        Perfdata::new(
+            "oldest",
+            (oldest.unwrap_or(0.0).max(0.0) * 1000.0).round() / 1000.0,
+        )
+        .uom(Uom::Seconds)
+        .min(0.0),
     );
     Ok(report)
 }

@@ -235,34 +235,39 @@ pub fn connect(settings: &Settings, ctx: &Context) -> Result<Client, CheckError>
     if let Some(pw) = &settings.password {
         cfg.password(pw.0.as_bytes());
     }
-    match settings.sslmode {
-        SslMode::Disable | SslMode::Allow | SslMode::Prefer => {
-            cfg.ssl_mode(tokio_postgres::config::SslMode::Disable);
-        }
-        mode => {
-            return Err(CheckError::unknown(format!(
-                "sslmode {mode:?} needs TLS, which custos-pg does not support yet; use sslmode=disable or prefer"
-            )))
-        }
-    }
+    let tls = crate::tls::connector(settings)
+        .map_err(|e| CheckError::unknown(format!("TLS settings: {e}")))?;
+    cfg.ssl_mode(match (settings.sslmode, &tls) {
+        (_, None) => tokio_postgres::config::SslMode::Disable,
+        (SslMode::Prefer, Some(_)) => tokio_postgres::config::SslMode::Prefer,
+        (_, Some(_)) => tokio_postgres::config::SslMode::Require,
+    });
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| CheckError::unknown(format!("cannot start the I/O runtime: {e}")))?;
     ctx.stage(format!("connecting to {}", settings.target()));
-    let attempt = bounded(&rt, connect_for, cfg.connect(tokio_postgres::NoTls));
-    let (client, connection) = match attempt {
-        Ok(Ok(pair)) => pair,
+    // The connection task runs whenever the client blocks on the runtime.
+    let attempt = match tls {
+        None => bounded(&rt, connect_for, async {
+            let (client, conn) = cfg.connect(tokio_postgres::NoTls).await?;
+            tokio::spawn(async move { drop(conn.await) });
+            Ok::<_, tokio_postgres::Error>(client)
+        }),
+        Some(tls) => bounded(&rt, connect_for, async {
+            let (client, conn) = cfg.connect(tls).await?;
+            tokio::spawn(async move { drop(conn.await) });
+            Ok(client)
+        }),
+    };
+    let client = match attempt {
+        Ok(Ok(client)) => client,
         Ok(Err(e)) => return Err(connect_error(settings, &pg_message(&e))),
         // libpq's connect_timeout (shorter than the time left) expired: the server did not
         // answer in time, a connection failure. Otherwise the check's own deadline came.
         Err(_) if connect_for < left => return Err(connect_error(settings, "timeout expired")),
         Err(_) => return Err(ctx.timed_out()),
     };
-    // The connection task runs whenever the client blocks on the runtime.
-    rt.spawn(async move {
-        let _ = connection.await;
-    });
     ctx.stage(format!("querying {}", settings.target()));
     Ok(Client {
         rt,
@@ -335,21 +340,25 @@ mod tests {
     }
 
     #[test]
-    fn tls_modes_are_refused_clearly_until_supported() {
+    fn verify_modes_need_a_root_certificate() {
         let args = ConnArgs {
-            dsn: Some("host=127.0.0.1 user=u sslmode=verify-full".into()),
+            dsn: Some(
+                "host=127.0.0.1 user=u sslmode=verify-full sslrootcert=/nonexistent/root.crt"
+                    .into(),
+            ),
             ..Default::default()
         };
         let s = args.settings_in(&Env::default(), "c").unwrap();
         let e = match connect(&s, &Context::new(Duration::from_secs(5), 0)) {
-            Ok(_) => panic!("verify-full must not connect without TLS"),
+            Ok(_) => panic!("verify-full must not connect without a root certificate"),
             Err(e) => e,
         };
-        assert_eq!(e.state, State::Unknown);
-        assert!(
-            e.message.starts_with("sslmode VerifyFull needs TLS"),
-            "{}",
-            e.message
+        assert_eq!(
+            (e.state, e.message.as_str()),
+            (
+                State::Unknown,
+                "TLS settings: root certificate file \"/nonexistent/root.crt\" does not exist; provide it, use sslrootcert=system, or change sslmode"
+            )
         );
     }
 }

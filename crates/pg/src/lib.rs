@@ -4,6 +4,7 @@
 //! - [`dsn`]: `--dsn` as a keyword/value string or a `postgresql://` URI;
 //! - [`pgpass`]: `~/.pgpass` / `PGPASSFILE`, with libpq's permission rule;
 //! - [`service`]: `pg_service.conf` sections (`PGSERVICE`, `PGSERVICEFILE`, `PGSYSCONFDIR`);
+//! - [`tls`]: libpq's sslmode and root certificate rules on rustls;
 //! - [`settings`]: the precedence (options and DSN > service > `PG*` environment > defaults),
 //!   Unix sockets by default (`/var/run/postgresql`, as the OS user), `application_name`
 //!   `custos/<check>`.
@@ -15,6 +16,7 @@ pub mod dsn;
 pub mod pgpass;
 pub mod service;
 pub mod settings;
+pub mod tls;
 
 pub use connect::{connect, Client, ConnArgs};
 pub use settings::{resolve, Env, Password, Settings, SslMode};
