@@ -106,11 +106,9 @@ fn credentials_without_the_command_line() {
     let pg = custos_harness::postgres();
     let table = log_with_rows("fts_creds", 1);
     let (role, password) = ("custos_fts_pw", "Fts-S3cret-pw");
-    let mut c = pg.client(false).unwrap();
+    let mut c = pg.ensure_role(role, Some(password)).unwrap();
     c.batch_execute(&format!(
-        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN \
-         CREATE ROLE {role} LOGIN PASSWORD '{password}'; END IF; END $$;
-         GRANT USAGE ON SCHEMA fts_creds TO {role}; GRANT SELECT ON {table} TO {role};"
+        "GRANT USAGE ON SCHEMA fts_creds TO {role}; GRANT SELECT ON {table} TO {role};"
     ))
     .unwrap();
     let home = tempfile::tempdir().unwrap();

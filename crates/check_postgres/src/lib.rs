@@ -18,7 +18,7 @@ use plugin_core::{
     CheckError, CheckResult, Context, Dimension, Perfdata, Plugin, Range, Report, State,
     Thresholds, Uom,
 };
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 pub const PLUGIN: Plugin = Plugin::new("check_postgres", env!("CARGO_PKG_VERSION"));
 
@@ -28,7 +28,7 @@ pub struct Action {
     pub dim: Dimension,
     pub warning: Option<&'static str>,
     pub critical: Option<&'static str>,
-    /// What is measured, for --help and the README.
+    /// What is measured, for --help.
     pub about: &'static str,
     run: fn(&Client, &Filter, &Thresholds) -> Result<Outcome, CheckError>,
 }
@@ -157,12 +157,23 @@ pub const ACTIONS: &[Action] = &[
     },
 ];
 
+/// The actions with what they measure and their default thresholds, for --help.
+fn actions_help() -> String {
+    let mut text = String::from("Actions (default warning / critical, check_postgres.pl's):\n");
+    for a in ACTIONS {
+        let defaults = match (a.warning, a.critical) {
+            (None, None) => "none".to_string(),
+            (w, c) => format!("{} / {}", w.unwrap_or("-"), c.unwrap_or("-")),
+        };
+        text.push_str(&format!("  {:<18} {} [{defaults}]\n", a.name, a.about));
+    }
+    text
+}
+
 #[derive(Parser, Debug)]
 #[command(
     about = "Check PostgreSQL health: check_postgres.pl's actions, several per connection",
-    after_help = "Actions: connection, backends, autovac_freeze, txn_wraparound, locks, query_time, \
-txn_time, txn_idle, disabled_triggers, sequence, hitratio, timesync, replication_slots, \
-database_size, archive_ready (see the README for what each measures and its defaults)."
+    after_help = actions_help()
 )]
 pub struct Args {
     #[command(flatten)]
@@ -326,19 +337,12 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
         }
     }
     let filter = Filter::new(&args.include, &args.exclude);
-    let started = Instant::now();
     let client = args.conn.open(ctx, PLUGIN.name)?;
-    let connect_time = started.elapsed().as_secs_f64();
 
     let mut outcomes: Vec<(&str, Outcome)> = Vec::new();
     for (action, t) in &actions {
         ctx.stage(format!("running action {}", action.name));
-        let outcome = if action.name == "connection" {
-            connected(&client, connect_time)?
-        } else {
-            (action.run)(&client, &filter, t)?
-        };
-        outcomes.push((action.name, outcome));
+        outcomes.push((action.name, (action.run)(&client, &filter, t)?));
     }
     Ok(combine(outcomes))
 }
@@ -420,7 +424,9 @@ fn shown(text: &str, max: usize) -> String {
     )
 }
 
-fn connected(client: &Client, secs: f64) -> Result<Outcome, CheckError> {
+/// Connecting was the test; `SELECT version()` proves the session works.
+fn connection(client: &Client, _: &Filter, _: &Thresholds) -> Result<Outcome, CheckError> {
+    let secs = client.connect_time().as_secs_f64();
     let version: String = client.query_one("SELECT version()", &[])?.get(0);
     let short = version.split(" on ").next().unwrap_or(&version).to_string();
     let mut o = outcome(
@@ -439,22 +445,18 @@ fn connected(client: &Client, secs: f64) -> Result<Outcome, CheckError> {
     Ok(o)
 }
 
-fn connection(_: &Client, _: &Filter, _: &Thresholds) -> Result<Outcome, CheckError> {
-    unreachable!("connection is measured while connecting")
-}
-
 fn backends(c: &Client, f: &Filter, t: &Thresholds) -> Result<Outcome, CheckError> {
-    let max: i32 = c
-        .query_one("SELECT current_setting('max_connections')::int", &[])?
-        .get(0);
     let rows = f.query(
         c,
-        "SELECT d.datname AS name, count(a.pid)::float8 AS n FROM pg_database d \
+        "SELECT d.datname AS name, count(a.pid)::float8 AS n, \
+                current_setting('max_connections')::float8 AS max FROM pg_database d \
          LEFT JOIN pg_stat_activity a ON a.datid = d.oid AND a.backend_type = 'client backend' \
          WHERE d.datallowconn GROUP BY d.datname ORDER BY 2 DESC, 1",
     )?;
+    let Some(max) = rows.first().map(|r| r.get::<_, f64>(2).max(1.0)) else {
+        return Ok(outcome(State::Ok, "no databases matched".into()));
+    };
     let total: f64 = rows.iter().fold(0.0, |a, r| a + r.get::<_, f64>(1));
-    let max = f64::from(max.max(1));
     let pct = (total / max * 1000.0).round() / 10.0;
     let (state, text) = judged(
         t,

@@ -110,6 +110,11 @@ fn backends_in_percent() {
     assert!(r.text().ends_with("(warning > 5%)"), "{}", r.stdout);
     assert!(r.perf("backends").value.unwrap() >= 4.0);
     assert_eq!(r.perf("backends").max, Some(40.0));
+    let r = run(&["--action", "backends", "--include", "no_such_db"]);
+    assert_eq!(
+        (r.code, r.text()),
+        (0, "POSTGRES OK - no databases matched")
+    );
 }
 
 #[test]
@@ -343,4 +348,23 @@ fn replication_slot_retaining_wal() {
         r.stdout
     );
     assert!(r.perf("slot_custos_slot").value.unwrap() > 0.0);
+}
+
+#[test]
+fn help_lists_every_action_with_its_defaults() {
+    let r = custos_harness::plugin::run_plugin(BIN, ["--help"]);
+    assert_eq!(r.code, 3);
+    for a in check_postgres::ACTIONS {
+        let line = r
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{} ", a.name)))
+            .unwrap_or_else(|| panic!("--help does not list {}: {}", a.name, r.stdout));
+        for d in [a.warning, a.critical].into_iter().flatten() {
+            assert!(line.contains(d), "{}: {line}", a.name);
+        }
+    }
+    assert!(r.stdout.contains(
+        "  locks              locks held or awaited (perfdata also: waiting) [100 / 150]"
+    ));
 }

@@ -19,8 +19,8 @@ use clap::{Parser, ValueEnum};
 use custos_pg::{Client, ConnArgs};
 use jiff::Timestamp;
 use plugin_core::{
-    args, CheckError, CheckResult, Context, Dimension, Perfdata, Plugin, Range, Report, State,
-    Thresholds, Uom,
+    args, CheckError, CheckResult, Context, Dimension, Findings, Perfdata, Plugin, Range, Report,
+    State, Thresholds, Uom,
 };
 use sources::Backup;
 use std::path::PathBuf;
@@ -97,23 +97,13 @@ pub struct Args {
     pub on_replica: bool,
 }
 
-struct Findings {
-    items: Vec<(State, String)>,
-}
-
-impl Findings {
-    fn add(&mut self, state: State, text: impl Into<String>) {
-        self.items.push((state, text.into()));
-    }
-}
-
 pub fn check(args: &Args, ctx: &Context) -> CheckResult {
     let client = args.conn.open(ctx, PLUGIN.name)?;
     let replica = client.in_recovery()?;
     if replica && !args.on_replica {
         return Ok(Report::ok("this is not the primary"));
     }
-    let mut f = Findings { items: Vec::new() };
+    let mut f = Findings::default();
     let mut report = Report::ok("");
 
     // 1. The newest backup.
@@ -121,24 +111,22 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
     let newest = newest_backup(args, ctx, &mut f)?;
     let now = Timestamp::now();
     let age_thresholds = Thresholds::new(args.warning, Some(args.critical));
-    let backup_text = match &newest {
+    // What the summary says of the backup when its age does not alert (when it does, or
+    // when there is none, a finding says it).
+    let measured = match &newest {
         Some(b) => {
             let age = (now.as_millisecond() - b.finished.as_millisecond()) as f64 / 1000.0;
             let age = age.max(0.0);
             let when = b.finished.round(jiff::Unit::Second).unwrap_or(b.finished);
+            let alert = age_thresholds.alert(age, Dimension::Time);
+            let why = alert
+                .as_ref()
+                .map(|(_, why)| format!(" ({why})"))
+                .unwrap_or_default();
             let text = format!(
-                "last PostgreSQL backup completed {} ago: {when}",
+                "last PostgreSQL backup completed {} ago{why}: {when}",
                 Dimension::Time.human(age)
             );
-            if let Some((state, why)) = age_thresholds.alert(age, Dimension::Time) {
-                f.add(
-                    state,
-                    format!(
-                        "last PostgreSQL backup completed {} ago ({why}): {when}",
-                        Dimension::Time.human(age)
-                    ),
-                );
-            }
             report.details.push(format!("newest backup: {}", b.what));
             report.perfdata.push(
                 Perfdata::new("backup_age", age.round())
@@ -146,21 +134,28 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
                     .thresholds(&age_thresholds)
                     .min(0.0),
             );
-            text
+            match alert {
+                Some((state, _)) => {
+                    f.add(state, text);
+                    None
+                }
+                None => Some(text),
+            }
         }
         None => {
             report
                 .perfdata
                 .push(Perfdata::unmeasured("backup_age").uom(Uom::Seconds));
-            "no backup found".to_string()
+            None
         }
     };
 
     // 2. WAL archiving (on the primary; a replica archives only with archive_mode=always).
-    let mut last_archived: Option<String> = None;
-    if !replica {
-        last_archived = archiver(args, &client, &mut f, &mut report)?;
-    }
+    let last_archived = if replica {
+        None
+    } else {
+        archiver(args, &client, &mut f, &mut report)?
+    };
 
     // 3. Gaps in the archive.
     if let Some(dir) = &args.wal_archive_dir {
@@ -175,21 +170,8 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
         )?;
     }
 
-    f.items
-        .sort_by_key(|(s, _)| std::cmp::Reverse(s.severity()));
-    report.state = f
-        .items
-        .iter()
-        .map(|(s, _)| *s)
-        .fold(State::Ok, State::worst);
-    let mut parts: Vec<String> = f.items.iter().map(|(_, t)| t.clone()).collect();
-    if !parts
-        .iter()
-        .any(|p| p.starts_with("last PostgreSQL backup") || p.starts_with("no backup"))
-    {
-        parts.push(backup_text);
-    }
-    report.summary = parts.join("; ");
+    report.state = f.state();
+    report.summary = f.summary(measured.as_deref());
     Ok(report)
 }
 
@@ -333,8 +315,7 @@ fn gaps(
 ) -> Result<(), CheckError> {
     let size: i64 = client
         .query_one(
-            "SELECT setting::bigint * CASE unit WHEN '8kB' THEN 8192 WHEN 'MB' THEN 1048576 ELSE 1 END \
-             FROM pg_settings WHERE name = 'wal_segment_size'",
+            "SELECT pg_size_bytes(current_setting('wal_segment_size'))",
             &[],
         )?
         .get(0);

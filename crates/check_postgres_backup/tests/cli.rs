@@ -422,23 +422,7 @@ fn basebackup_directory() {
     let pg = custos_harness::postgres();
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("2026-11-22");
-    run_ok(
-        std::process::Command::new(pg.bindir.join("pg_basebackup"))
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &pg.primary_port.to_string(),
-                "-U",
-                &pg.user,
-            ])
-            .arg("-D")
-            .arg(&target)
-            .args(["-X", "none", "-c", "fast", "--no-sync"])
-            .env("PGPASSWORD", &pg.password),
-        "pg_basebackup",
-    )
-    .unwrap();
+    pg.basebackup(&target, &["-X", "none"], None).unwrap();
     let d = dir.path().to_str().unwrap();
     let run = run_pg(
         BIN,

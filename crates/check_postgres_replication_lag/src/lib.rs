@@ -18,8 +18,8 @@
 use clap::Parser;
 use custos_pg::{Client, ConnArgs};
 use plugin_core::{
-    args, CheckError, CheckResult, Context, Dimension, Perfdata, Plugin, Range, Report, State,
-    Thresholds, Uom,
+    args, CheckError, CheckResult, Context, Dimension, Findings, Perfdata, Plugin, Range, Report,
+    State, Thresholds, Uom,
 };
 
 pub const PLUGIN: Plugin = Plugin::new("check_postgres_replication_lag", env!("CARGO_PKG_VERSION"));
@@ -59,68 +59,57 @@ pub struct Args {
     pub replicas_critical: Range,
 }
 
-/// One thing found, with its state; the summary leads with the worst.
-struct Finding {
-    state: State,
-    text: String,
-}
-
+/// Findings and perfdata as the check goes.
 struct Judge<'a> {
     args: &'a Args,
-    findings: Vec<Finding>,
+    found: Findings,
     report: Report,
 }
 
 impl Judge<'_> {
-    fn add(&mut self, state: State, text: String) {
-        self.findings.push(Finding { state, text });
-    }
-
-    /// Judges a byte lag; adds a finding when it alerts.
-    fn bytes(&mut self, who: &str, kind: &str, value: f64) -> Thresholds {
-        let t = Thresholds::new(Some(self.args.warning), Some(self.args.critical));
-        if let Some((state, why)) = t.alert(value, Dimension::Bytes) {
-            self.add(
-                state,
-                format!(
-                    "{who} is {} behind in {kind} ({why})",
-                    Dimension::Bytes.human(value)
-                ),
-            );
-        }
-        t
-    }
-
-    fn time(&mut self, who: &str, value: Option<f64>) -> Thresholds {
-        let t = Thresholds::new(self.args.time_warning, self.args.time_critical);
-        let alert = value.and_then(|v| t.alert(v, Dimension::Time).map(|a| (a, v)));
-        if let Some(((state, why), v)) = alert {
-            self.add(
-                state,
-                format!("{who} replay lag is {} ({why})", Dimension::Time.human(v)),
-            );
-        }
-        t
-    }
-
-    /// The report: worst findings first in the summary, `ok` as the fallback summary.
-    fn finish(mut self, ok: String) -> Report {
-        let worst = self
-            .findings
-            .iter()
-            .map(|f| f.state)
-            .fold(State::Ok, State::worst);
-        let mut report = std::mem::replace(&mut self.report, Report::ok(""));
-        report.state = worst;
-        self.findings
-            .sort_by_key(|f| std::cmp::Reverse(f.state.severity()));
-        report.summary = if self.findings.is_empty() {
-            ok
-        } else {
-            let texts: Vec<&str> = self.findings.iter().map(|f| f.text.as_str()).collect();
-            format!("{}; {ok}", texts.join("; "))
+    /// Adds `label`'s perfdata (U when not measured) and, when the value alerts, the finding
+    /// `{what(value in words)} ({why})`. Returns the value in words (`?` when not measured).
+    fn metric(
+        &mut self,
+        label: String,
+        value: Option<f64>,
+        dim: Dimension,
+        t: Thresholds,
+        what: impl Fn(&str) -> String,
+    ) -> String {
+        let Some(v) = value else {
+            self.report
+                .perfdata
+                .push(Perfdata::unmeasured(label).uom(Uom::of(dim)));
+            return "?".to_string();
         };
-        report
+        let v = v.max(0.0);
+        let words = dim.human(v);
+        if let Some((state, why)) = t.alert(v, dim) {
+            self.found.add(state, format!("{} ({why})", what(&words)));
+        }
+        self.report.perfdata.push(
+            Perfdata::new(label, v)
+                .uom(Uom::of(dim))
+                .thresholds(&t)
+                .min(0.0),
+        );
+        words
+    }
+
+    fn bytes(&self) -> Thresholds {
+        Thresholds::new(Some(self.args.warning), Some(self.args.critical))
+    }
+
+    fn time(&self) -> Thresholds {
+        Thresholds::new(self.args.time_warning, self.args.time_critical)
+    }
+
+    /// The report: findings worst first, then what was measured.
+    fn finish(mut self, measured: String) -> Report {
+        self.report.state = self.found.state();
+        self.report.summary = self.found.summary(Some(&measured));
+        self.report
     }
 }
 
@@ -128,7 +117,7 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
     let client = args.conn.open(ctx, PLUGIN.name)?;
     let judge = Judge {
         args,
-        findings: Vec::new(),
+        found: Findings::default(),
         report: Report::ok(""),
     };
     if client.in_recovery()? {
@@ -155,16 +144,14 @@ fn primary(client: &Client, mut j: Judge) -> CheckResult {
         Some(j.args.replicas_warning),
         Some(j.args.replicas_critical),
     );
-    match counts.evaluate(count) {
-        State::Ok => {}
-        state => {
-            let text = match rows.len() {
-                0 => "No replicas!".to_string(),
-                1 => "Only one replica!".to_string(),
-                n => format!("only {n} replicas"),
-            };
-            j.add(state, text);
-        }
+    let state = counts.evaluate(count);
+    if state != State::Ok {
+        let text = match rows.len() {
+            0 => "No replicas!".to_string(),
+            1 => "Only one replica!".to_string(),
+            n => format!("only {n} replicas"),
+        };
+        j.found.add(state, text);
     }
     j.report.perfdata.push(
         Perfdata::new("replicas", count)
@@ -179,68 +166,49 @@ fn primary(client: &Client, mut j: Judge) -> CheckResult {
         let state: Option<String> = row.get(2);
         let lags: [Option<f64>; 3] = [row.get(3), row.get(4), row.get(5)];
         let replay_time: Option<f64> = row.get(6);
-        let who = format!("replica {name}");
         let Some(state) = state else {
             return Err(CheckError::unknown(
                 "no permission to see pg_stat_replication details: grant pg_monitor to the role",
             ));
         };
         if state != "streaming" {
-            j.add(
+            j.found.add(
                 State::Critical,
-                format!("{who} is in state {state}, not streaming"),
+                format!("replica {name} is in state {state}, not streaming"),
             );
         } else {
             streaming += 1;
         }
         let mut line = format!("{name} ({addr}): {state}");
-        for (kind, lag) in ["write", "flush", "replay"].iter().zip(lags) {
-            let label = format!("{name}_{kind}");
-            match lag {
-                Some(v) => {
-                    let t = j.bytes(&who, kind, v);
-                    line.push_str(&format!(", {kind} {}", Dimension::Bytes.human(v)));
-                    j.report.perfdata.push(
-                        Perfdata::new(&label, v)
-                            .uom(Uom::Bytes)
-                            .thresholds(&t)
-                            .min(0.0),
-                    );
-                    if *kind == "replay" && max_replay.as_ref().is_none_or(|(m, _)| v > *m) {
-                        max_replay = Some((v, name.clone()));
-                    }
-                }
-                None => {
-                    line.push_str(&format!(", {kind} ?"));
-                    j.report
-                        .perfdata
-                        .push(Perfdata::unmeasured(&label).uom(Uom::Bytes));
-                }
-            }
+        for (kind, lag) in ["write", "flush", "replay"].into_iter().zip(lags) {
+            let t = j.bytes();
+            let words = j.metric(format!("{name}_{kind}"), lag, Dimension::Bytes, t, |w| {
+                format!("replica {name} is {w} behind in {kind}")
+            });
+            line.push_str(&format!(", {kind} {words}"));
+        }
+        if let Some(v) = lags[2].filter(|v| max_replay.as_ref().is_none_or(|(m, _)| v > m)) {
+            max_replay = Some((v, name.clone()));
         }
         // A replica that has replayed everything is not behind: 0. (The server keeps showing
         // the last measured replay_lag for a while after catching up, then NULL.)
-        let caught_up = lags[2] == Some(0.0);
-        let time = if caught_up { Some(0.0) } else { replay_time };
-        let t = j.time(&who, time);
-        match time {
-            Some(v) => {
-                line.push_str(&format!(", replay lag {}", Dimension::Time.human(v)));
-                j.report.perfdata.push(
-                    Perfdata::new(format!("{name}_replay_lag"), v)
-                        .uom(Uom::Seconds)
-                        .thresholds(&t)
-                        .min(0.0),
-                );
-            }
-            None => j
-                .report
-                .perfdata
-                .push(Perfdata::unmeasured(format!("{name}_replay_lag")).uom(Uom::Seconds)),
-        }
+        let time = if lags[2] == Some(0.0) {
+            Some(0.0)
+        } else {
+            replay_time
+        };
+        let t = j.time();
+        let words = j.metric(
+            format!("{name}_replay_lag"),
+            time,
+            Dimension::Time,
+            t,
+            |w| format!("replica {name} replay lag is {w}"),
+        );
+        line.push_str(&format!(", replay lag {words}"));
         j.report.details.push(line);
     }
-    let ok = match (rows.len(), max_replay) {
+    let measured = match (rows.len(), max_replay) {
         (0, _) => "primary".to_string(),
         (n, Some((v, who))) => format!(
             "primary with {n} replica{} ({streaming} streaming), replay lag at most {} ({who})",
@@ -249,7 +217,7 @@ fn primary(client: &Client, mut j: Judge) -> CheckResult {
         ),
         (n, None) => format!("primary with {n} replicas ({streaming} streaming)"),
     };
-    Ok(j.finish(ok))
+    Ok(j.finish(measured))
 }
 
 fn replica(client: &Client, mut j: Judge) -> CheckResult {
@@ -274,60 +242,34 @@ fn replica(client: &Client, mut j: Judge) -> CheckResult {
         _ => "the primary".to_string(),
     };
     match status.as_deref() {
-        None => j.add(
+        None => j.found.add(
             State::Critical,
-            "Replaying WAL logs from backups (no WAL receiver)".into(),
+            "Replaying WAL logs from backups (no WAL receiver)",
         ),
         Some("streaming") => {}
-        Some(s) => j.add(
+        Some(s) => j.found.add(
             State::Critical,
             format!("replica is in state {s}, not streaming"),
         ),
     }
-    match gap {
-        Some(v) => {
-            let t = j.bytes("replica", "replay of WAL received", v);
-            j.report.perfdata.push(
-                Perfdata::new("replay", v)
-                    .uom(Uom::Bytes)
-                    .thresholds(&t)
-                    .min(0.0),
-            );
-        }
-        None => j
-            .report
-            .perfdata
-            .push(Perfdata::unmeasured("replay").uom(Uom::Bytes)),
-    }
-    let tt = j.time("replica", delay);
-    match delay {
-        Some(v) => j.report.perfdata.push(
-            Perfdata::new("replay_lag", v.max(0.0))
-                .uom(Uom::Seconds)
-                .thresholds(&tt)
-                .min(0.0),
-        ),
-        None => j
-            .report
-            .perfdata
-            .push(Perfdata::unmeasured("replay_lag").uom(Uom::Seconds)),
-    }
-    let mut ok = format!(
-        "replica of {primary}, {} behind in replay",
-        gap.map_or("?".to_string(), |v| Dimension::Bytes.human(v))
-    );
-    if let Some(d) = delay {
-        ok.push_str(&format!(
-            ", replay lag {}",
-            Dimension::Time.human(d.max(0.0))
-        ));
+    let t = j.bytes();
+    let gap = j.metric("replay".into(), gap, Dimension::Bytes, t, |w| {
+        format!("replica is {w} behind in replay of WAL received")
+    });
+    let t = j.time();
+    let delay_words = j.metric("replay_lag".into(), delay, Dimension::Time, t, |w| {
+        format!("replica replay lag is {w}")
+    });
+    let mut measured = format!("replica of {primary}, {gap} behind in replay");
+    if delay.is_some() {
+        measured.push_str(&format!(", replay lag {delay_words}"));
     }
     if paused {
-        ok.push_str(" (replay paused)");
+        measured.push_str(" (replay paused)");
     }
     j.report.details.push(format!(
         "WAL receiver: {}",
         status.as_deref().unwrap_or("not running")
     ));
-    Ok(j.finish(ok))
+    Ok(j.finish(measured))
 }

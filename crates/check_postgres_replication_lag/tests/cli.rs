@@ -240,12 +240,8 @@ fn real_lag_idle_primary_and_broken_replicas() {
 #[test]
 fn without_pg_monitor_it_says_what_is_missing() {
     let pg = custos_harness::postgres();
-    let mut c = pg.client(false).unwrap();
-    c.batch_execute(
-        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'lag_plain') THEN \
-         CREATE ROLE lag_plain LOGIN; END IF; END $$; REVOKE pg_monitor FROM lag_plain",
-    )
-    .unwrap();
+    let mut c = pg.ensure_role("lag_plain", None).unwrap();
+    c.batch_execute("REVOKE pg_monitor FROM lag_plain").unwrap();
     let mut other = pg.clone();
     other.user = "lag_plain".into();
     let run = run_pg(BIN, &other, false, &[]);

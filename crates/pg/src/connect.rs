@@ -109,9 +109,15 @@ pub struct Client {
     deadline: Instant,
     /// What to report when the deadline cuts a query short.
     timeout: CheckError,
+    connect_time: Duration,
 }
 
 impl Client {
+    /// How long connecting took (TCP or socket, TLS, authentication).
+    pub fn connect_time(&self) -> Duration {
+        self.connect_time
+    }
+
     fn left(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())
     }
@@ -247,6 +253,7 @@ pub fn connect(settings: &Settings, ctx: &Context) -> Result<Client, CheckError>
         .build()
         .map_err(|e| CheckError::unknown(format!("cannot start the I/O runtime: {e}")))?;
     ctx.stage(format!("connecting to {}", settings.target()));
+    let started = Instant::now();
     // The connection task runs whenever the client blocks on the runtime.
     let attempt = match tls {
         None => bounded(&rt, connect_for, async {
@@ -274,6 +281,7 @@ pub fn connect(settings: &Settings, ctx: &Context) -> Result<Client, CheckError>
         client,
         deadline,
         timeout: ctx.timed_out(),
+        connect_time: started.elapsed(),
     })
 }
 

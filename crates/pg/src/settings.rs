@@ -298,7 +298,11 @@ pub fn resolve(explicit: &Params, env: &Env, check: &str) -> Result<Settings, St
         password,
         password_source,
         sslmode,
-        sslrootcert: p.get("sslrootcert").map(PathBuf::from),
+        // libpq's default root certificate file; whether it must exist depends on sslmode.
+        sslrootcert: p
+            .get("sslrootcert")
+            .map(PathBuf::from)
+            .or_else(|| env.home.as_ref().map(|h| h.join(".postgresql/root.crt"))),
         connect_timeout,
         application_name,
         notes,
@@ -408,6 +412,22 @@ mod tests {
             resolve(&params(&[("service", "nope")]), &e, "x").unwrap_err(),
             "definition of service \"nope\" not found"
         );
+    }
+
+    #[test]
+    fn root_certificate_file_default_and_override() {
+        let home = Path::new("/home/nagios");
+        let s = resolve(&params(&[]), &env(&[], Some(home)), "c").unwrap();
+        assert_eq!(s.sslrootcert, Some(home.join(".postgresql/root.crt")));
+        let s = resolve(
+            &params(&[]),
+            &env(&[("PGSSLROOTCERT", "/etc/ssl/db-ca.crt")], Some(home)),
+            "c",
+        )
+        .unwrap();
+        assert_eq!(s.sslrootcert, Some(PathBuf::from("/etc/ssl/db-ca.crt")));
+        let s = resolve(&params(&[]), &env(&[], None), "c").unwrap();
+        assert_eq!(s.sslrootcert, None);
     }
 
     #[test]

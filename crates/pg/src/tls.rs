@@ -40,7 +40,7 @@ pub fn connector(
     if settings.is_socket() {
         return Ok(None); // libpq never uses TLS over a Unix socket
     }
-    let root_file = settings.sslrootcert.clone().or_else(default_root_file);
+    let root_file = settings.sslrootcert.clone();
     let check = match settings.sslmode {
         SslMode::Disable | SslMode::Allow => return Ok(None),
         SslMode::Prefer => Check::Nothing,
@@ -74,10 +74,6 @@ pub fn connector(
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     Ok(Some(tokio_postgres_rustls::MakeRustlsConnect::new(config)))
-}
-
-fn default_root_file() -> Option<PathBuf> {
-    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".postgresql/root.crt"))
 }
 
 fn load_roots(file: &std::path::Path) -> Result<RootCertStore, String> {
@@ -177,5 +173,27 @@ impl ServerCertVerifier for Verifier {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_roots_and_bad_files() {
+        // Debian's ca-certificates bundle: many roots.
+        let roots = load_roots(std::path::Path::new("system")).unwrap();
+        assert!(roots.len() > 50, "{}", roots.len());
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.crt");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        assert_eq!(
+            load_roots(&empty).unwrap_err(),
+            format!(
+                "root certificate file \"{}\" holds no certificate",
+                empty.display()
+            )
+        );
     }
 }

@@ -17,12 +17,7 @@ fn server() -> &'static custos_harness::Postgres {
     static READY: OnceLock<()> = OnceLock::new();
     let pg = custos_harness::postgres();
     READY.get_or_init(|| {
-        let mut c = pg.client(false).unwrap();
-        c.batch_execute(&format!(
-            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{ROLE}') THEN \
-             CREATE ROLE {ROLE} LOGIN PASSWORD '{PASSWORD}'; END IF; END $$"
-        ))
-        .unwrap();
+        pg.ensure_role(ROLE, Some(PASSWORD)).unwrap();
     });
     pg
 }
@@ -285,9 +280,9 @@ fn slow_statement_is_cancelled_before_the_deadline() {
 #[test]
 fn a_peer_that_never_answers_ends_within_the_deadline() {
     let home = tempfile::tempdir().unwrap();
-    // Accepts TCP connections (the kernel completes the handshake) and never says a word.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+    // Accepts TCP connections and never says a word.
+    let silent = custos_harness::pgcheck::SilentServer::start();
+    let port = silent.port;
     let args = ConnArgs {
         host: Some("127.0.0.1".into()),
         port: Some(port.to_string()),
@@ -325,5 +320,7 @@ fn a_peer_that_never_answers_ends_within_the_deadline() {
             format!("connection to server at \"127.0.0.1\", port {port} failed: timeout expired")
         )
     );
-    drop(listener);
+    // Both attempts gave up and closed their connection.
+    assert_eq!(silent.accepted(), 2);
+    assert!(silent.all_closed(Duration::from_secs(1)));
 }

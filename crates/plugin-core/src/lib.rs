@@ -33,7 +33,7 @@ pub mod state;
 pub mod statefile;
 pub mod units;
 
-pub use output::Report;
+pub use output::{Findings, Report};
 pub use perfdata::{Perfdata, Uom};
 pub use range::{Range, RangeError, Thresholds};
 pub use runner::{run, CheckError, CheckResult, CommonArgs, Context, OutputFormat, Plugin};

@@ -65,6 +65,39 @@ pub const LINE1_LIMIT: usize = 1023;
 /// Default byte budget for the whole output: Nagios' documented 4 KiB.
 pub const DEFAULT_OUTPUT_LIMIT: usize = 4096;
 
+/// What a check found, each with its state. The report's state is the worst of them; the
+/// summary leads with the worst (in the order found within a state), then what was measured.
+#[derive(Debug, Default)]
+pub struct Findings {
+    items: Vec<(State, String)>,
+}
+
+impl Findings {
+    pub fn add(&mut self, state: State, text: impl Into<String>) {
+        self.items.push((state, text.into()));
+    }
+
+    /// The worst state found (OK when nothing was).
+    pub fn state(&self) -> State {
+        self.items
+            .iter()
+            .map(|(s, _)| *s)
+            .fold(State::Ok, State::worst)
+    }
+
+    /// The findings, worst first, joined with `; `, followed by `measured` when given.
+    pub fn summary(&self, measured: Option<&str>) -> String {
+        let mut items: Vec<&(State, String)> = self.items.iter().collect();
+        items.sort_by_key(|(s, _)| std::cmp::Reverse(s.severity()));
+        items
+            .into_iter()
+            .map(|(_, t)| t.as_str())
+            .chain(measured)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
 /// Makes text safe for one output line: `|` → `/`, control characters (newlines, tabs, escapes)
 /// → space.
 pub fn sanitize_line(text: &str) -> String {
@@ -256,6 +289,22 @@ pub fn seconds_phrase(secs: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn findings_lead_with_the_worst() {
+        let mut f = Findings::default();
+        assert_eq!(
+            (f.state(), f.summary(Some("fine"))),
+            (State::Ok, "fine".to_string())
+        );
+        f.add(State::Warning, "w1");
+        f.add(State::Critical, "c1");
+        f.add(State::Unknown, "u1");
+        f.add(State::Warning, "w2");
+        assert_eq!(f.state(), State::Critical);
+        assert_eq!(f.summary(Some("measured")), "c1; w1; w2; u1; measured");
+        assert_eq!(f.summary(None), "c1; w1; w2; u1");
+    }
     use crate::perfdata::Uom;
     use crate::Range;
 

@@ -163,18 +163,7 @@ impl Context {
     /// The error for "the deadline came while <stage>": what the watchdog would print, for a
     /// check that noticed first (a client that gave up just before the deadline).
     pub fn timed_out(&self) -> CheckError {
-        let stage = SHARED
-            .get()
-            .and_then(|s| lock(&s.stage).clone())
-            .map(|s| format!(" while {s}"))
-            .unwrap_or_default();
-        CheckError::new(
-            self.timeout_state,
-            format!(
-                "timed out after {}{stage}",
-                seconds_phrase(self.timeout_seconds)
-            ),
-        )
+        CheckError::new(self.timeout_state, timeout_message(self.timeout_seconds))
     }
 
     /// When the run must end.
@@ -371,6 +360,17 @@ fn install_panic_hook(plugin: Plugin) {
     }));
 }
 
+/// `timed out after 10 seconds while <stage>`: the one wording of a deadline, for the watchdog
+/// and for a check whose client gave up just before it.
+fn timeout_message(seconds: f64) -> String {
+    let stage = SHARED
+        .get()
+        .and_then(|s| lock(&s.stage).clone())
+        .map(|s| format!(" while {s}"))
+        .unwrap_or_default();
+    format!("timed out after {}{stage}", seconds_phrase(seconds))
+}
+
 fn start_watchdog(deadline: Instant, seconds: f64, state: State) {
     thread::Builder::new()
         .name("custos-deadline".into())
@@ -389,15 +389,7 @@ fn start_watchdog(deadline: Instant, seconds: f64, state: State) {
                 // SAFETY: immediate exit with a valid plugin code.
                 unsafe { libc::_exit(state.code()) }
             }
-            let stage = SHARED
-                .get()
-                .and_then(|s| lock(&s.stage).clone())
-                .map(|s| format!(" while {s}"))
-                .unwrap_or_default();
-            finish(Report::new(
-                state,
-                format!("timed out after {}{stage}", seconds_phrase(seconds)),
-            ))
+            finish(Report::new(state, timeout_message(seconds)))
         })
         .expect("start the deadline thread");
 }

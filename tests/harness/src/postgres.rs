@@ -43,6 +43,43 @@ impl Postgres {
         )
     }
 
+    /// `pg_basebackup` of the primary into `target` over TCP (fast checkpoint, no fsync), run
+    /// as `user`, with `extra` options (`-R -X stream` for a replica).
+    pub fn basebackup(&self, target: &Path, extra: &[&str], user: Option<&User>) -> Result<String> {
+        run_ok(
+            command_as(self.bindir.join("pg_basebackup"), user)
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &self.primary_port.to_string(),
+                    "-U",
+                    &self.user,
+                ])
+                .arg("-D")
+                .arg(target)
+                .args(["-c", "fast", "--no-sync"])
+                .args(extra)
+                .env("PGPASSWORD", &self.password)
+                .current_dir(target.parent().unwrap_or(Path::new("/"))),
+            "pg_basebackup",
+        )
+    }
+
+    /// Creates a login role on the primary unless it exists (with this password, or none),
+    /// and returns a client for further grants.
+    pub fn ensure_role(&self, role: &str, password: Option<&str>) -> Result<postgres::Client> {
+        let mut c = self.client(false)?;
+        let pw = password
+            .map(|p| format!(" PASSWORD '{}'", p.replace('\'', "''")))
+            .unwrap_or_default();
+        c.batch_execute(&format!(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN \
+             CREATE ROLE \"{role}\" LOGIN{pw}; END IF; END $$"
+        ))?;
+        Ok(c)
+    }
+
     /// A connected client (the `postgres` crate) for setting up test data.
     pub fn client(&self, replica: bool) -> Result<postgres::Client> {
         postgres::Client::connect(&self.conn_str(replica), postgres::NoTls).with_context(|| {
@@ -135,19 +172,6 @@ pub fn start_named(base: &Path, name: &str, guard: &Guard) -> Result<Postgres> {
     };
     let u = os_user.as_ref();
     let bin = |name: &str| bindir.join(name);
-    // Starts a server and waits until it accepts connections; its log goes to <name>.log.
-    let pg_ctl_start = |data: &Path, name: &str| {
-        run_ok(
-            command_as(bin("pg_ctl"), u)
-                .arg("-D")
-                .arg(data)
-                .arg("-l")
-                .arg(root.join(format!("{name}.log")))
-                .args(["-w", "-t", "60", "start"])
-                .current_dir(&root),
-            &format!("pg_ctl start ({name})"),
-        )
-    };
 
     run_ok(
         command_as(bin("initdb"), u)
@@ -188,7 +212,7 @@ pub fn start_named(base: &Path, name: &str, guard: &Guard) -> Result<Postgres> {
          host all all ::1/128 scram-sha-256\nhost replication all ::1/128 scram-sha-256\n",
     )?;
     guard.on_cleanup(&stop_line(&pg.primary_data))?;
-    pg_ctl_start(&pg.primary_data, "primary")?;
+    pg_ctl(&pg, &pg.primary_data, "start", &root.join("primary.log"))?;
     run_ok(
         command_as(bin("psql"), u)
             .args(["-X", "-q", "-h"])
@@ -223,23 +247,8 @@ pub fn add_replica(
 ) -> Result<()> {
     let u = pg.os_user.as_ref();
     let root = data.parent().context("replica directory has a parent")?;
-    run_ok(
-        command_as(pg.bindir.join("pg_basebackup"), u)
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &pg.primary_port.to_string(),
-                "-U",
-                &pg.user,
-            ])
-            .arg("-D")
-            .arg(data)
-            .args(["-R", "-X", "stream", "-c", "fast", "--no-sync"])
-            .env("PGPASSWORD", &pg.password)
-            .current_dir(root),
-        "pg_basebackup (replica)",
-    )?;
+    pg.basebackup(data, &["-R", "-X", "stream"], u)?;
+
     append(
         &data.join("postgresql.conf"),
         &format!("\nport = {port}\narchive_mode = off\n"),
