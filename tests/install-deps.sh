@@ -17,9 +17,23 @@ need rabbitmq-server test -x /usr/lib/rabbitmq/bin/rabbitmq-server
 need erlang-base command -v epmd
 # pgBackRest, for check_postgres_backup's --source pgbackrest tests.
 need pgbackrest command -v pgbackrest
+# nginx serves the HTTP(S) tests of check_website_response; openssl makes their certificates.
+need nginx test -x /usr/sbin/nginx
+need openssl command -v openssl
+# supervisord runs the programs check_email_deliverer_process --supervisor reads.
+need supervisor test -x /usr/bin/supervisord
+# The official Zulip client runs in a virtualenv against the test Zulip server.
+need python3-venv python3 -c 'import ensurepip, venv'
+# The monitoring daemons that run the shipped command definitions, and check_nrpe.
+need nagios4 test -x /usr/sbin/nagios4
+need icinga2 test -x /usr/sbin/icinga2
+need nagios-nrpe-server test -x /usr/sbin/nrpe
+need nagios-nrpe-plugin test -x /usr/lib/nagios/plugins/check_nrpe
 # The peers that make bench compares with (BENCH=1): check_pgsql, check_postgres.pl, GNU time.
 if [ "${BENCH:-}" = 1 ]; then
     need monitoring-plugins-standard test -x /usr/lib/nagios/plugins/check_pgsql
+    need monitoring-plugins-basic test -x /usr/lib/nagios/plugins/check_procs
+    need hyperfine command -v hyperfine
     need check-postgres test -x /usr/bin/check_postgres
     need time test -x /usr/bin/time
 fi
