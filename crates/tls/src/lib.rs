@@ -224,7 +224,7 @@ mod tests {
         let empty = dir.path().join("empty.crt");
         std::fs::write(&empty, "not a certificate\n").unwrap();
         assert_eq!(
-            load_roots(&[empty.clone()]).unwrap_err(),
+            load_roots(std::slice::from_ref(&empty)).unwrap_err(),
             format!(
                 "root certificate file \"{}\" holds no certificate",
                 empty.display()
