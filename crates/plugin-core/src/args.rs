@@ -34,3 +34,38 @@ pub fn percent_range(text: &str) -> Result<Range, String> {
 pub fn duration(text: &str) -> Result<f64, String> {
     parse_duration(text).map_err(|e| e.0)
 }
+
+/// A size in bytes (`1048576`, `512KiB`, `1MiB`, `1GB`), not negative.
+pub fn size(text: &str) -> Result<u64, String> {
+    let bytes = crate::units::parse_quantity(text, Dimension::Bytes, 1.0).map_err(|e| e.0)?;
+    if bytes < 0.0 {
+        return Err(format!("'{text}': a size cannot be negative"));
+    }
+    Ok(bytes as u64)
+}
+
+/// A regular expression (regex-lite syntax: Perl-like, without Unicode classes).
+pub fn regex(text: &str) -> Result<regex_lite::Regex, String> {
+    regex_lite::Regex::new(text).map_err(|e| {
+        let why = e.to_string();
+        format!(
+            "invalid regular expression: {}",
+            why.lines().last().unwrap_or(&why).trim()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_and_regexes() {
+        assert_eq!(super::size("1MiB"), Ok(1048576));
+        assert_eq!(super::size("1kB"), Ok(1000));
+        assert_eq!(super::size("12"), Ok(12));
+        assert!(super::size("-1").is_err());
+        assert!(super::size("5min").is_err());
+        assert!(super::regex("^a.*b$").unwrap().is_match("axxb"));
+        let e = super::regex("a(").unwrap_err();
+        assert!(e.starts_with("invalid regular expression: "), "{e}");
+    }
+}

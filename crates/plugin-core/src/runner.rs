@@ -15,6 +15,7 @@ use crate::state::State;
 use crate::statefile::{write_record, Record};
 use crate::units::parse_duration;
 use clap::{ArgAction, Args, FromArgMatches, Parser, ValueEnum};
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,7 +32,13 @@ pub struct Plugin {
     /// Start every status line with `<STATE>:` instead of `<LABEL> <STATE> -` (Zulip's
     /// `check_cron_file` format, kept so existing services read the same text).
     pub short_status: bool,
+    /// Rewrites the command line before parsing, given the name the binary was invoked as (a
+    /// compatibility name such as `check_website_response.sh` keeps its old option syntax).
+    pub rewrite_args: Option<RewriteArgs>,
 }
+
+/// A command-line rewrite: `(invoked as, argv) -> argv`.
+pub type RewriteArgs = fn(&str, Vec<OsString>) -> Vec<OsString>;
 
 impl Plugin {
     /// A plugin with the standard status line.
@@ -40,7 +47,14 @@ impl Plugin {
             name,
             version,
             short_status: false,
+            rewrite_args: None,
         }
+    }
+
+    /// The same, with a command-line rewrite (see [`Plugin::rewrite_args`]).
+    pub const fn with_rewrite_args(mut self, f: RewriteArgs) -> Plugin {
+        self.rewrite_args = Some(f);
+        self
     }
 
     /// Applies this plugin's status-line style to a report.
@@ -183,9 +197,7 @@ impl Context {
 
     /// Names what the check is doing now; a timeout message says it (`... while reading X`).
     pub fn stage(&self, what: impl Into<String>) {
-        if let Some(shared) = SHARED.get() {
-            *lock(&shared.stage) = Some(what.into());
-        }
+        stage(what)
     }
 
     /// Registers a child's process group (spawn it with `process_group(0)`): the watchdog
@@ -197,6 +209,14 @@ impl Context {
     /// Forgets a child that has been waited for.
     pub fn unregister_child(&self, pid: u32) {
         lock(&CHILDREN).retain(|&p| p != pid);
+    }
+}
+
+/// Names what the check is doing now, from code that holds no [`Context`] (a client's
+/// callbacks): `... timed out after N seconds while <what>`.
+pub fn stage(what: impl Into<String>) {
+    if let Some(shared) = SHARED.get() {
+        *lock(&shared.stage) = Some(what.into());
     }
 }
 
@@ -230,6 +250,12 @@ impl CheckError {
 
     pub fn detail(mut self, line: impl Into<String>) -> CheckError {
         self.details.push(line.into());
+        self
+    }
+
+    /// Several long-output lines at once.
+    pub fn details(mut self, lines: &[String]) -> CheckError {
+        self.details.extend_from_slice(lines);
         self
     }
 
@@ -427,12 +453,16 @@ pub fn command<A: clap::CommandFactory>(plugin: &Plugin) -> clap::Command {
 /// Parses arguments into the check's own `A` and the [`CommonArgs`]; on `--help`, `--version`
 /// or a usage error, prints to stdout and exits 3.
 fn parse_args<A: Parser>(plugin: &Plugin, label: &str) -> (A, CommonArgs, String) {
-    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let argv: Vec<OsString> = std::env::args_os().collect();
     let invoked_as = argv
         .first()
         .and_then(|a| std::path::Path::new(a).file_name())
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| plugin.name.to_string());
+    let argv = match plugin.rewrite_args {
+        Some(rewrite) => rewrite(&invoked_as, argv),
+        None => argv,
+    };
     let parsed = command::<A>(plugin)
         .try_get_matches_from(argv)
         .and_then(|m| Ok((A::from_arg_matches(&m)?, CommonArgs::from_arg_matches(&m)?)));

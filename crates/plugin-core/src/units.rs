@@ -190,6 +190,10 @@ pub fn human_duration(secs: f64) -> String {
     }
     let neg = if secs < 0.0 { "-" } else { "" };
     let s = secs.abs();
+    if s > 0.0 && s < 0.1 {
+        // Below a tenth of a second, milliseconds say it better (HTTP thresholds, timings).
+        return format!("{neg}{}ms", format_number((s * 1e6).round() / 1e3));
+    }
     if s < 60.0 {
         let rounded = if s < 10.0 {
             (s * 100.0).round() / 100.0
@@ -307,6 +311,9 @@ mod tests {
         assert_eq!(parse_duration("2h"), Ok(7200.0));
         assert!(parse_duration("-1").is_err());
         assert_eq!(human_duration(0.4171), "0.42s");
+        assert_eq!(human_duration(0.0015), "1.5ms");
+        assert_eq!(human_duration(0.05), "50ms");
+        assert_eq!(human_duration(0.0), "0s");
         assert_eq!(human_duration(42.4), "42s");
         assert_eq!(human_duration(303.0), "5min 3s");
         assert_eq!(human_duration(7500.0), "2h 5min");
