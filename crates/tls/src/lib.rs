@@ -197,7 +197,11 @@ pub fn describe_error(e: &Error, host: &str) -> String {
             C::NotValidForName => format!("TLS: the certificate is not valid for {host}"),
             C::NotValidForNameContext { presented, .. } => format!(
                 "TLS: the certificate is not valid for {host} (it names {})",
-                presented.join(", ")
+                presented
+                    .iter()
+                    .map(|p| bare_name(p))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             C::UnknownIssuer => {
                 format!("TLS: the certificate of {host} is signed by an unknown CA")
@@ -208,13 +212,31 @@ pub fn describe_error(e: &Error, host: &str) -> String {
         },
         Error::AlertReceived(alert) => format!("TLS: {host} refused the handshake ({alert:?})"),
         Error::General(text) => format!("TLS: {text}"),
+        Error::InvalidMessage(_) => {
+            format!("TLS handshake with {host} failed: the server does not speak TLS ({e})")
+        }
         other => format!("TLS handshake with {host} failed: {other}"),
+    }
+}
+
+/// rustls lists names as `DnsName("a.example")` / `IpAddress(10.0.0.1)`: keep the name.
+fn bare_name(presented: &str) -> &str {
+    match presented.split_once('(') {
+        Some((_, rest)) => rest.trim_end_matches(')').trim_matches('"'),
+        None => presented,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn presented_names_lose_their_decoration() {
+        assert_eq!(bare_name("DnsName(\"a.custos.test\")"), "a.custos.test");
+        assert_eq!(bare_name("IpAddress(10.0.0.1)"), "10.0.0.1");
+        assert_eq!(bare_name("plain"), "plain");
+    }
 
     #[test]
     fn system_roots_and_bad_files() {
