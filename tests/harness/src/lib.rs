@@ -2,6 +2,8 @@
 //!
 //! - [`postgres()`]: a PostgreSQL primary (WAL archived to a directory) and a streaming replica.
 //! - [`rabbitmq()`]: a RabbitMQ node with the management plugin.
+//! - [`nginx()`]: nginx serving HTTP and HTTPS (test CA, three SNI names).
+//! - [`faults`]: misbehaving peers (silent, slow, resetting, huge replies).
 //!
 //! Every server listens on loopback ports the kernel hands out, keeps its data in a temporary
 //! directory, and runs as an unprivileged user where it refuses root. The machine's own
@@ -14,13 +16,17 @@
 //! directory removed when the owning process ends, also on a panic, abort or Ctrl-C (see
 //! [`guard`]).
 
+pub mod certs;
+pub mod faults;
 pub mod guard;
+pub mod nginx;
 pub mod pgcheck;
 pub mod plugin;
 pub mod postgres;
 pub mod rabbitmq;
 pub mod util;
 
+pub use nginx::Nginx;
 pub use postgres::Postgres;
 pub use rabbitmq::RabbitMq;
 
@@ -36,6 +42,7 @@ pub struct Services {
     pub base: PathBuf,
     pub postgres: Option<Postgres>,
     pub rabbitmq: Option<RabbitMq>,
+    pub nginx: Option<Nginx>,
 }
 
 impl Services {
@@ -60,6 +67,13 @@ impl Services {
                     "CUSTOS_PG_ARCHIVE_DIR".into(),
                     pg.archive_dir.display().to_string(),
                 ),
+            ]);
+        }
+        if let Some(n) = &self.nginx {
+            v.extend([
+                ("CUSTOS_NGINX_HTTP_PORT".into(), n.http_port.to_string()),
+                ("CUSTOS_NGINX_HTTPS_PORT".into(), n.https_port.to_string()),
+                ("CUSTOS_NGINX_CA".into(), n.ca_cert.display().to_string()),
             ]);
         }
         if let Some(r) = &self.rabbitmq {
@@ -87,19 +101,22 @@ pub fn make_base() -> Result<PathBuf> {
     Ok(base)
 }
 
-/// Starts both servers (in parallel) under `base`.
+/// Starts every server (in parallel) under `base`.
 pub fn start_all(base: &Path, guard: &Guard) -> Result<Services> {
-    let (pg, rabbit) = std::thread::scope(|s| {
+    let (pg, rabbit, web) = std::thread::scope(|s| {
         let pg = s.spawn(|| postgres::start(base, guard));
         let rabbit = s.spawn(|| rabbitmq::start(base, guard));
-        (pg.join(), rabbit.join())
+        let web = s.spawn(|| nginx::start(base, guard));
+        (pg.join(), rabbit.join(), web.join())
     });
     let pg = pg.map_err(|_| anyhow::anyhow!("PostgreSQL start-up panicked"))??;
     let rabbit = rabbit.map_err(|_| anyhow::anyhow!("RabbitMQ start-up panicked"))??;
+    let web = web.map_err(|_| anyhow::anyhow!("nginx start-up panicked"))??;
     Ok(Services {
         base: base.to_path_buf(),
         postgres: Some(pg),
         rabbitmq: Some(rabbit),
+        nginx: Some(web),
     })
 }
 
@@ -169,6 +186,15 @@ pub fn add_replica(pg: &Postgres, app_name: &str) -> (u16, PathBuf) {
     postgres::add_replica(pg, &data, port, app_name, &guard)
         .unwrap_or_else(|e| panic!("starting replica {app_name}: {e:#}"));
     (port, data)
+}
+
+/// The test nginx, started on first use.
+pub fn nginx() -> &'static Nginx {
+    if let Some(s) = from_run() {
+        return s.nginx.as_ref().expect("custos-harness run started nginx");
+    }
+    static WEB: OnceLock<Nginx> = OnceLock::new();
+    WEB.get_or_init(|| start_own(nginx::start, "nginx"))
 }
 
 /// The test RabbitMQ node, started on first use.

@@ -20,11 +20,13 @@ fn run(cmd: &[String]) -> Result<i32> {
     let json = base.join("services.json");
     std::fs::write(&json, serde_json::to_string_pretty(&services)?)?;
     eprintln!(
-        "custos-harness: PostgreSQL primary :{} replica :{}, RabbitMQ amqp :{} api :{} (ready in {:.1}s, in {})",
+        "custos-harness: PostgreSQL primary :{} replica :{}, RabbitMQ amqp :{} api :{}, nginx :{} :{} (ready in {:.1}s, in {})",
         services.postgres.as_ref().map_or(0, |p| p.primary_port),
         services.postgres.as_ref().map_or(0, |p| p.replica_port),
         services.rabbitmq.as_ref().map_or(0, |r| r.amqp_port),
         services.rabbitmq.as_ref().map_or(0, |r| r.api_port),
+        services.nginx.as_ref().map_or(0, |n| n.http_port),
+        services.nginx.as_ref().map_or(0, |n| n.https_port),
         started.elapsed().as_secs_f64(),
         base.display()
     );

@@ -1,12 +1,10 @@
 //! Running the PostgreSQL checks against the test servers, and a peer that never answers.
 
+pub use crate::faults::SilentServer;
 use crate::plugin::{run_plugin_with, PluginRun};
 use crate::Postgres;
-use std::io::Read;
-use std::net::{TcpListener, TcpStream};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The libpq variables a check would read from the environment; tests start without them so
 /// that the machine's own settings (or the system PostgreSQL) never leak in.
@@ -52,57 +50,6 @@ pub fn run_pg(bin: &str, pg: &Postgres, replica: bool, args: &[&str]) -> PluginR
             .args(["-p", &port.to_string(), "-U", &pg.user, "-d", &pg.dbname])
             .args(args),
     )
-}
-
-/// A TCP peer that accepts connections and never says a word; it notes when each connection
-/// is closed by the client.
-pub struct SilentServer {
-    pub port: u16,
-    open: Arc<Mutex<Vec<TcpStream>>>,
-}
-
-impl SilentServer {
-    pub fn start() -> SilentServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("binding a silent server");
-        let port = listener.local_addr().unwrap().port();
-        let open = Arc::new(Mutex::new(Vec::new()));
-        let keep = open.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                keep.lock().unwrap().push(stream);
-            }
-        });
-        SilentServer { port, open }
-    }
-
-    /// How many connections were accepted.
-    pub fn accepted(&self) -> usize {
-        self.open.lock().unwrap().len()
-    }
-
-    /// True once every accepted connection has been closed by the client (EOF), waiting up to
-    /// `within`.
-    pub fn all_closed(&self, within: Duration) -> bool {
-        let until = Instant::now() + within;
-        let streams = self.open.lock().unwrap();
-        streams.iter().all(|s| {
-            let mut s = s;
-            let mut buf = [0u8; 256];
-            loop {
-                let left = until.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return false;
-                }
-                s.set_read_timeout(Some(left)).unwrap();
-                match s.read(&mut buf) {
-                    Ok(0) => return true,
-                    Ok(_) => continue,
-                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
-                    Err(_) => return false,
-                }
-            }
-        })
-    }
 }
 
 /// Runs `bin -H 127.0.0.1 -p <silent> -t 2 args` and asserts the contract for a peer that

@@ -158,3 +158,61 @@ fn cleanup_runs_when_the_owner_dies() {
     });
     std::fs::remove_file(&marker).unwrap();
 }
+
+#[test]
+fn nginx_serves_http_on_both_families_and_https() {
+    let n = custos_harness::nginx();
+    for host in ["127.0.0.1", "::1"] {
+        let mut s = TcpStream::connect((host, n.http_port)).unwrap();
+        s.write_all(b"GET /status/ HTTP/1.0\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut reply = String::new();
+        s.read_to_string(&mut reply).unwrap();
+        assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");
+        assert!(reply.contains("Checks running"), "{reply}");
+    }
+    // HTTPS picks the certificate by SNI, signed by the test CA.
+    let out = std::process::Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{}", n.https_port),
+        ])
+        .args(["-servername", custos_harness::nginx::SOON_NAME, "-CAfile"])
+        .arg(&n.ca_cert)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("CN = b.custos.test"), "{text}");
+    assert!(text.contains("Verify return code: 0 (ok)"), "{text}");
+}
+
+#[test]
+fn fault_servers_misbehave_as_told() {
+    use custos_harness::faults::{Fault, FaultServer};
+    let reset = FaultServer::start(Fault::Reset);
+    let mut s = TcpStream::connect(("127.0.0.1", reset.port)).unwrap();
+    s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let mut buf = [0u8; 16];
+    let err = s.read(&mut buf).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset);
+
+    let trickle = FaultServer::start(Fault::Trickle(b"HTTP/1.1 200 OK\r\n".to_vec()));
+    let mut s = TcpStream::connect(("127.0.0.1", trickle.port)).unwrap();
+    s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let start = Instant::now();
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        let n = s.read(&mut buf).unwrap();
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(
+        start.elapsed() >= Duration::from_millis(1900),
+        "{:?}",
+        start.elapsed()
+    );
+    drop(s);
+    assert!(trickle.all_closed(Duration::from_secs(2)));
+    assert_eq!(trickle.accepted(), 1);
+}
