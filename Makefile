@@ -25,6 +25,8 @@ build:
 install: build
 	install -d "$(DESTDIR)$(PLUGINDIR)"
 	for c in $(CHECKS); do install -m 0755 "target/release/$$c" "$(DESTDIR)$(PLUGINDIR)/$$c"; done
+	# The old script's name: bare -w/-c numbers are milliseconds there.
+	ln -sf check_website_response "$(DESTDIR)$(PLUGINDIR)/check_website_response.sh"
 
 deps:
 	@sh tests/install-deps.sh

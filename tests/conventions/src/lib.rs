@@ -21,6 +21,7 @@ pub fn checks() -> Vec<(Plugin, Command)> {
         check!(check_postgres),
         check!(check_postgres_backup),
         check!(check_postgres_replication_lag),
+        check!(check_website_response),
     ]
 }
 
