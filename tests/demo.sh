@@ -86,3 +86,25 @@ if [ -n "${CUSTOS_PG_PORT:-}" ]; then
     show check_email_deliverer_backlog $P --table demo.zerver_scheduledemail --lag 1h
     show check_fts_update_log -H 127.0.0.1 -p 1 -t 3
 fi
+
+if [ -n "${CUSTOS_NGINX_HTTP_PORT:-}" ]; then
+    H="http://127.0.0.1:$CUSTOS_NGINX_HTTP_PORT"
+    S="$CUSTOS_NGINX_HTTPS_PORT"
+    echo
+    echo "== check_website_response against the throwaway nginx =="
+    show check_website_response -u "$H/" -v
+    show check_website_response -u "http://[::1]:$CUSTOS_NGINX_HTTP_PORT/status/" -s 'Checks running'
+    show check_website_response -u "$H/status/" -s 'Checks stopped'
+    show check_website_response -u "$H/dists/stable/Release" -e 200 -s Contents-amd64
+    show check_website_response -u "$H/private/" -e 200,302,401
+    show check_website_response -u "$H/error"
+    show check_website_response -u "$H/hop1" -v
+    show check_website_response -u "$H/loop-a"
+    show check_website_response -u "https://a.custos.test:$S/" -I 127.0.0.1 --ca-cert "$CUSTOS_NGINX_CA" -C 30,14 --extended-perfdata
+    show check_website_response -u "https://b.custos.test:$S/" -I 127.0.0.1 --ca-cert "$CUSTOS_NGINX_CA" -C 30,14
+    show check_website_response -u "https://expired.custos.test:$S/" -I 127.0.0.1 --ca-cert "$CUSTOS_NGINX_CA"
+    show check_website_response -u "https://a.custos.test:$S/" -I 127.0.0.1
+    ln -sf "$bindir/check_website_response" "$work/check_website_response.sh"
+    show "$work/check_website_response.sh" -u "$H/" -w 6000 -c 12000
+    show check_website_response -u "http://127.0.0.1:1/"
+fi

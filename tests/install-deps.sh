@@ -33,6 +33,8 @@ need nagios-nrpe-plugin test -x /usr/lib/nagios/plugins/check_nrpe
 if [ "${BENCH:-}" = 1 ]; then
     need monitoring-plugins-standard test -x /usr/lib/nagios/plugins/check_pgsql
     need monitoring-plugins-basic test -x /usr/lib/nagios/plugins/check_procs
+    # check_curl needs liburiparser1, which monitoring-plugins-standard only recommends.
+    need liburiparser1 sh -c 'ls /usr/lib/*/liburiparser.so.1'
     need hyperfine command -v hyperfine
     need check-postgres test -x /usr/bin/check_postgres
     need time test -x /usr/bin/time

@@ -628,7 +628,11 @@ fn micro(s: f64) -> f64 {
     (s * 1e6).round() / 1e6
 }
 
-/// `0.004 s`: response times as people read them.
+/// `4.2 ms`, `1.250 s`: response times as people read them.
 fn seconds(s: f64) -> String {
-    format!("{s:.3} s")
+    if s < 1.0 {
+        format!("{:.1} ms", s * 1000.0)
+    } else {
+        format!("{s:.3} s")
+    }
 }

@@ -162,7 +162,7 @@ fn redirects_followed_counted_and_judged() {
     let run = web(&["-u", &n.http_url("/redirect"), "-v"]);
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(
-        run.text().ends_with(" s after 1 redirect"),
+        run.text().ends_with(" ms after 1 redirect"),
         "{}",
         run.stdout
     );
@@ -173,7 +173,7 @@ fn redirects_followed_counted_and_judged() {
     )));
     let run = web(&["-u", &n.http_url("/hop1")]);
     assert!(
-        run.text().ends_with(" s after 3 redirects"),
+        run.text().ends_with(" ms after 3 redirects"),
         "{}",
         run.stdout
     );
@@ -431,6 +431,7 @@ fn response_time_thresholds_in_seconds_or_units() {
     let run = web(&["-u", &url, "-w", "1us"]);
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(run.text().contains("(warning > 0.001ms)"), "{}", run.stdout);
+    assert!(run.text().contains(" ms ("), "sub-second times in ms: {}", run.stdout);
     assert_eq!(web(&["-u", &url, "-c", "1us"]).code, 2);
     assert_eq!(web(&["-u", &url, "-w", "5MiB"]).code, 3);
 }
