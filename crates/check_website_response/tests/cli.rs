@@ -328,6 +328,9 @@ fn tls_failures_say_what_failed() {
             "WEBSITE_RESPONSE UNKNOWN - root certificate file \"/nonexistent/ca.crt\" does not exist"
         )
     );
+    // ... but a plain-HTTP check never reads CA files (nor the system store).
+    let run = web(&["-u", &n.http_url("/"), "--ca-cert", "/nonexistent/ca.crt"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
     let run = web(&["-u", &n.http_url("/"), "-C", "30"]);
     assert_eq!(
         result(&run),
