@@ -16,8 +16,8 @@ use custos_http::{header, Client, Family, Method, Options, Response, TlsArgs, Ur
 use plugin_core::args;
 use plugin_core::units::format_number;
 use plugin_core::{
-    CheckError, CheckResult, Context, Dimension, Findings, Perfdata, Plugin, Range, Report, State,
-    Thresholds, Uom,
+    CheckError, CheckResult, Context, Dimension, Findings, Perfdata, Plugin, Range, Report, Secret,
+    State, Thresholds, Uom,
 };
 use regex_lite::Regex;
 use std::ffi::OsString;
@@ -308,7 +308,7 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
         if let Some((user, password)) = &auth {
             // Credentials go to the URL's own origin only, never to where it redirects.
             if current.origin() == url.origin() {
-                req = req.basic_auth(user, Some(password));
+                req = req.basic_auth(user, Some(password.expose()));
             }
         }
         if let Some(b) = &body {
@@ -556,28 +556,16 @@ fn certificate_days(der: &[u8]) -> Result<f64, String> {
 fn read_auth_file(
     path: &std::path::Path,
     notes: &mut Vec<String>,
-) -> Result<(String, String), CheckError> {
-    use std::os::unix::fs::PermissionsExt;
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        CheckError::unknown(format!("cannot read --auth-file {}: {e}", path.display()))
-    })?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            notes.push(format!(
-                "warning: {} holds a password and is readable by others (mode {mode:04o}); chmod 600 it",
-                path.display()
-            ));
-        }
-    }
-    let line = text.lines().next().unwrap_or("").trim_end_matches('\r');
-    let (user, password) = line.split_once(':').ok_or_else(|| {
+) -> Result<(String, Secret), CheckError> {
+    let read = plugin_core::secret::read_file(path, "--auth-file")?;
+    notes.extend(read.warning);
+    let (user, password) = read.secret.expose().split_once(':').ok_or_else(|| {
         CheckError::unknown(format!(
             "--auth-file {}: expected user:password on its first line",
             path.display()
         ))
     })?;
-    Ok((user.to_string(), password.to_string()))
+    Ok((user.to_string(), Secret::new(password)))
 }
 
 /// `--ip`: an address, or a name resolved now; the URL must name a host to keep.

@@ -10,6 +10,7 @@
 //!   state file, the single exit path.
 //! - [`process`]: helper programs run within the deadline, killed with their process group.
 //! - [`statefile`]: Zulip's `ts|code|STATE|message` files, written atomically.
+//! - [`secret`]: passwords and keys from files, never printed.
 //!
 //! # Why not the `nagiosplugin` crate
 //!
@@ -29,6 +30,7 @@ pub mod perfdata;
 pub mod process;
 pub mod range;
 pub mod runner;
+pub mod secret;
 pub mod state;
 pub mod statefile;
 pub mod units;
@@ -37,5 +39,6 @@ pub use output::{Findings, Report};
 pub use perfdata::{Perfdata, Uom};
 pub use range::{Range, RangeError, Thresholds};
 pub use runner::{run, CheckError, CheckResult, CommonArgs, Context, OutputFormat, Plugin};
+pub use secret::Secret;
 pub use state::State;
 pub use units::Dimension;

@@ -11,8 +11,10 @@
 //!
 //! - Text from anywhere is sanitised: `|` becomes `/`, control characters become spaces, and a
 //!   newline in the summary starts the long output.
-//! - The whole output fits a byte budget (default 4096): long output is cut first (with a line
-//!   saying how much was cut), then perfdata items, never the status line.
+//! - The whole output fits a byte budget (default 4096), never cutting the status line. When
+//!   perfdata and long output do not both fit, perfdata keeps at least half of the room left
+//!   after line 1 (more if the long output needs less), the long output the rest; each is cut
+//!   at whole items or lines, with a line saying how much was left out.
 
 use crate::perfdata::Perfdata;
 use crate::state::State;
@@ -65,34 +67,69 @@ pub const LINE1_LIMIT: usize = 1023;
 /// Default byte budget for the whole output: Nagios' documented 4 KiB.
 pub const DEFAULT_OUTPUT_LIMIT: usize = 4096;
 
-/// What a check found, each with its state. The report's state is the worst of them; the
-/// summary leads with the worst (in the order found within a state), then what was measured.
+/// What a check found, each with its state and a rank (how bad, within its state: messages
+/// waiting, bytes used). The report's state is the worst of them; the summary leads with the
+/// worst state, and within a state with the highest rank (then in the order found), followed by
+/// what was measured.
 #[derive(Debug, Default)]
 pub struct Findings {
-    items: Vec<(State, String)>,
+    items: Vec<(State, String, f64)>,
 }
 
 impl Findings {
     pub fn add(&mut self, state: State, text: impl Into<String>) {
-        self.items.push((state, text.into()));
+        self.add_ranked(state, text, 0.0);
+    }
+
+    /// A finding with a rank: the higher, the earlier it is named within its state.
+    pub fn add_ranked(&mut self, state: State, text: impl Into<String>, rank: f64) {
+        self.items.push((state, text.into(), rank));
     }
 
     /// The worst state found (OK when nothing was).
     pub fn state(&self) -> State {
         self.items
             .iter()
-            .map(|(s, _)| *s)
+            .map(|(s, _, _)| *s)
             .fold(State::Ok, State::worst)
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The findings' texts, worst first.
+    pub fn lines(&self) -> Vec<&str> {
+        let mut items: Vec<&(State, String, f64)> = self.items.iter().collect();
+        items.sort_by(|a, b| {
+            b.0.severity()
+                .cmp(&a.0.severity())
+                .then(b.2.partial_cmp(&a.2).unwrap_or(std::cmp::Ordering::Equal))
+        });
+        items.into_iter().map(|(_, t, _)| t.as_str()).collect()
     }
 
     /// The findings, worst first, joined with `; `, followed by `measured` when given.
     pub fn summary(&self, measured: Option<&str>) -> String {
-        let mut items: Vec<&(State, String)> = self.items.iter().collect();
-        items.sort_by_key(|(s, _)| std::cmp::Reverse(s.severity()));
-        items
+        self.summary_top(usize::MAX, measured)
+    }
+
+    /// The same, naming at most `n` findings and how many more there are (`and 95 more`), so
+    /// that the status line stays short with thousands of findings.
+    pub fn summary_top(&self, n: usize, measured: Option<&str>) -> String {
+        let lines = self.lines();
+        let more = lines.len().saturating_sub(n);
+        let more = (more > 0).then(|| format!("and {more} more"));
+        lines
             .into_iter()
-            .map(|(_, t)| t.as_str())
-            .chain(measured)
+            .take(n)
+            .map(str::to_string)
+            .chain(more)
+            .chain(measured.map(str::to_string))
             .collect::<Vec<_>>()
             .join("; ")
     }
@@ -149,10 +186,18 @@ pub fn render_nagios(label: &str, report: &Report, limit: usize) -> String {
     };
 
     let budget = if limit == 0 { usize::MAX } else { limit };
-    // Perfdata items that fit after line 1 (they are kept before long output).
+    // After line 1, perfdata and long output share what is left. When both do not fit,
+    // perfdata keeps at least half of it (and more when the long output needs less), so that
+    // thousands of perfdata items never crowd out every line of long output, nor the reverse.
     let items: Vec<String> = report.perfdata.iter().map(ToString::to_string).collect();
     let full_len = items.iter().map(|i| i.len() + 1).sum::<usize>();
-    let mut room_for_perf = budget.saturating_sub(line1.len() + 1 + 3 + 1);
+    let details_len = details.iter().map(|d| d.len() + 1).sum::<usize>();
+    let rest = budget.saturating_sub(line1.len() + 1 + 3 + 1);
+    let mut room_for_perf = if full_len + details_len <= rest {
+        full_len
+    } else {
+        full_len.min((rest / 2).max(rest.saturating_sub(details_len)))
+    };
     if full_len > room_for_perf {
         // Keep room for the line that says how many items were left out.
         room_for_perf = room_for_perf.saturating_sub(80);
@@ -305,6 +350,22 @@ mod tests {
         assert_eq!(f.summary(Some("measured")), "c1; w1; w2; u1; measured");
         assert_eq!(f.summary(None), "c1; w1; w2; u1");
     }
+
+    #[test]
+    fn ranked_findings_and_a_short_summary() {
+        let mut f = Findings::default();
+        for (i, n) in [5.0, 500.0, 50.0, 7.0].into_iter().enumerate() {
+            f.add_ranked(State::Warning, format!("q{i} {n}"), n);
+        }
+        f.add_ranked(State::Critical, "big", 1.0);
+        assert_eq!(f.lines(), ["big", "q1 500", "q2 50", "q3 7", "q0 5"]);
+        assert_eq!(
+            f.summary_top(2, Some("5 queues")),
+            "big; q1 500; and 3 more; 5 queues"
+        );
+        assert_eq!(f.summary_top(5, None), "big; q1 500; q2 50; q3 7; q0 5");
+        assert_eq!(f.len(), 5);
+    }
     use crate::perfdata::Uom;
     use crate::Range;
 
@@ -392,6 +453,24 @@ mod tests {
             .count();
         let cut: usize = last.split(' ').nth(1).unwrap().parse().unwrap();
         assert_eq!(shown + cut, 2000);
+    }
+
+    #[test]
+    fn perfdata_and_long_output_share_the_budget() {
+        let mut r = Report::new(State::Critical, "10000 problems");
+        for i in 0..10000 {
+            r.details.push(format!("queue q{i:05} has a problem"));
+            r.perfdata.push(Perfdata::new(format!("q{i:05}"), i as f64));
+        }
+        let out = render_nagios("X", &r, 4096);
+        assert!(out.len() <= 4096, "{} bytes", out.len());
+        let lines: Vec<&str> = out.lines().collect();
+        let shown = lines.iter().filter(|l| l.starts_with("queue q")).count();
+        let perf = Perfdata::parse_list(&lines.last().unwrap()[2..]).unwrap();
+        // Both sides keep a fair share: dozens of each.
+        assert!(shown > 40 && perf.len() > 100, "{shown} lines, {} items", perf.len());
+        assert_eq!(lines[1], "(9821 perfdata items left out: output limit 4096 bytes)".replace("9821", &(10000 - perf.len()).to_string()));
+        assert_eq!(lines[2], "queue q00000 has a problem");
     }
 
     #[test]

@@ -139,7 +139,7 @@ pub struct CommonArgs {
     )]
     pub state_file: Option<PathBuf>,
 
-    /// Most bytes of output; long output is cut first, then perfdata (0: no limit)
+    /// Most bytes of output; long output and perfdata share what line 1 leaves (0: no limit)
     #[arg(long = "output-limit", value_name = "BYTES", default_value_t = DEFAULT_OUTPUT_LIMIT,
           help_heading = "Common options")]
     pub output_limit: usize,

@@ -16,6 +16,7 @@
 //! directory removed when the owning process ends, also on a panic, abort or Ctrl-C (see
 //! [`guard`]).
 
+pub mod amqp;
 pub mod certs;
 pub mod faults;
 pub mod guard;

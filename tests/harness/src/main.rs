@@ -1,5 +1,9 @@
 //! `custos-harness run [--] COMMAND...`: start the test servers, run COMMAND with `CUSTOS_*`
 //! variables pointing at them, stop the servers, exit with COMMAND's status.
+//!
+//! Under `run` (for `make demo` and `make bench`), real AMQP traffic on the test broker:
+//! `custos-harness publish VHOST QUEUE N`, `custos-harness consume VHOST QUEUE SECONDS` (holds
+//! one consumer), `custos-harness declare-queues VHOST PREFIX N`.
 
 use anyhow::{Context as _, Result};
 use custos_harness::{guard::Guard, make_base, start_all};
@@ -61,6 +65,28 @@ fn main() {
             } else {
                 run(&rest)
             }
+        }
+        // For make demo and make bench, under `custos-harness run`: real AMQP traffic.
+        Some(verb @ ("publish" | "consume" | "declare-queues")) if args.len() == 4 => {
+            (|| -> Result<i32> {
+                let r = custos_harness::rabbitmq();
+                let (vhost, queue, n) = (&args[1], &args[2], &args[3]);
+                r.add_vhost(vhost)?;
+                let amqp = r.amqp(vhost)?;
+                match verb {
+                    "publish" => {
+                        r.api("PUT", &format!("/api/queues/{}/{}", custos_harness::rabbitmq::pct(vhost), custos_harness::rabbitmq::pct(queue)), r#"{"durable":false}"#)?;
+                        amqp.publish(queue, n.parse()?)?;
+                    }
+                    "declare-queues" => amqp.declare_many(queue, n.parse()?)?,
+                    _ => {
+                        // Holds one consumer on the queue for N seconds.
+                        let _c = amqp.consume(queue)?;
+                        std::thread::sleep(std::time::Duration::from_secs(n.parse()?));
+                    }
+                }
+                Ok(0)
+            })()
         }
         // For the harness' own tests: a guard whose owner dies without cleaning up.
         Some("guard-selftest") if args.len() == 2 => (|| -> Result<i32> {

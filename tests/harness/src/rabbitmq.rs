@@ -83,6 +83,106 @@ impl RabbitMq {
             body,
         )
     }
+
+    /// A management API request that must succeed (2xx).
+    fn api_ok(&self, method: &str, path: &str, body: &str) -> Result<String> {
+        let (status, reply) = self.api(method, path, body)?;
+        anyhow::ensure!(
+            (200..300).contains(&status),
+            "{method} {path}: {status} {reply}"
+        );
+        Ok(reply)
+    }
+
+    /// Creates a vhost (if missing) and gives the test user every permission on it.
+    pub fn add_vhost(&self, vhost: &str) -> Result<()> {
+        self.api_ok("PUT", &format!("/api/vhosts/{}", pct(vhost)), "")?;
+        self.api_ok(
+            "PUT",
+            &format!("/api/permissions/{}/{}", pct(vhost), pct(&self.user)),
+            r#"{"configure":".*","write":".*","read":".*"}"#,
+        )?;
+        Ok(())
+    }
+
+    /// Creates a user with `tags` ("" for none: no management API access) and full permissions
+    /// on `vhost`.
+    pub fn add_user(&self, name: &str, password: &str, tags: &str, vhost: &str) -> Result<()> {
+        let body = serde_json::json!({"password": password, "tags": tags}).to_string();
+        self.api_ok("PUT", &format!("/api/users/{}", pct(name)), &body)?;
+        self.api_ok(
+            "PUT",
+            &format!("/api/permissions/{}/{}", pct(vhost), pct(name)),
+            r#"{"configure":".*","write":".*","read":".*"}"#,
+        )?;
+        Ok(())
+    }
+
+    /// Declares a non-durable queue (deleting any old one of that name first).
+    pub fn fresh_queue(&self, vhost: &str, queue: &str) -> Result<()> {
+        let path = format!("/api/queues/{}/{}", pct(vhost), pct(queue));
+        let _ = self.api("DELETE", &path, "");
+        self.api_ok("PUT", &path, r#"{"durable":false}"#)?;
+        Ok(())
+    }
+
+    /// Deletes a queue if it exists.
+    pub fn delete_queue(&self, vhost: &str, queue: &str) -> Result<()> {
+        let _ = self.api("DELETE", &format!("/api/queues/{}/{}", pct(vhost), pct(queue)), "");
+        Ok(())
+    }
+
+    /// Waits until the management API's statistics show `messages` messages and `consumers`
+    /// consumers on a queue (they are refreshed every 0.5 s here).
+    pub fn wait_for(&self, vhost: &str, queue: &str, messages: u64, consumers: u64) -> Result<()> {
+        let path = format!(
+            "/api/queues/{}/{}?columns=messages,consumers",
+            pct(vhost),
+            pct(queue)
+        );
+        wait_until(
+            &format!("{queue}: {messages} messages, {consumers} consumers"),
+            Duration::from_secs(30),
+            || {
+                let (_, body) = self.api("GET", &path, "").ok()?;
+                let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+                (v["messages"] == messages && v["consumers"] == consumers).then_some(())
+            },
+        )
+    }
+
+    /// `bin` pointed at this broker's management API as the test user, the password in
+    /// `RABBITMQ_PASSWORD` (and no other RabbitMQ variable from the caller's environment).
+    pub fn check_command(&self, bin: &str) -> Command {
+        let mut cmd = command_as(bin, None);
+        cmd.args(["--api-url", &self.api_url(), "--user", &self.user])
+            .env("RABBITMQ_PASSWORD", &self.password);
+        cmd
+    }
+
+    /// An AMQP connection to `vhost` as the test user.
+    pub fn amqp(&self, vhost: &str) -> Result<crate::amqp::Amqp> {
+        crate::amqp::Amqp::connect(&format!(
+            "amqp://{}:{}@{}:{}/{}",
+            pct(&self.user),
+            pct(&self.password),
+            self.host,
+            self.amqp_port,
+            pct(vhost)
+        ))
+    }
+}
+
+/// Percent-encodes everything but unreserved characters (vhosts, queue names, user names).
+pub fn pct(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// Starts a node under `base`, registering its shutdown with `guard`.
@@ -111,7 +211,8 @@ pub fn start(base: &Path, guard: &Guard) -> Result<RabbitMq> {
         format!(
             "listeners.tcp.1 = 127.0.0.1:{}\nmanagement.tcp.port = {}\nmanagement.tcp.ip = 127.0.0.1\n\
              default_user = {}\ndefault_pass = {}\nloopback_users = none\n\
-             log.console = false\nlog.file.level = warning\n",
+             log.console = false\nlog.file.level = warning\n\
+             collect_statistics_interval = 500\n",
             r.amqp_port, r.api_port, r.user, r.password
         ),
     )?;

@@ -1,0 +1,199 @@
+//! Zulip's drain-time rule (`scripts/lib/check_rabbitmq_queue.py`): a consumed queue is judged
+//! by how long its workers need to clear the backlog, from the `<queue>.stats` file each worker
+//! writes at least every 30 s while it runs.
+//!
+//! - no readable stats: UNKNOWN ("invalid or no stats data");
+//! - stats older than 180 s with more than 10 messages: CRITICAL, stuck;
+//! - no `recent_average_consume_time` yet: OK;
+//! - otherwise `messages × recent_average_consume_time` against the queue's limits (strictly
+//!   greater: WARNING, CRITICAL).
+
+use plugin_core::State;
+use serde::Deserialize;
+use std::path::Path;
+
+/// Stats older than this (seconds) ...
+pub const STUCK_AFTER: f64 = 180.0;
+/// ... with more messages than this: the queue is stuck.
+pub const STUCK_MESSAGES: u64 = 10;
+
+/// Zulip's limits, seconds to clear: (queue, warning, critical); others 30/60.
+const ZULIP_LIMITS: &[(&str, f64, f64)] = &[
+    ("digest_emails", 1200.0, 1800.0),
+    ("missedmessage_mobile_notifications", 120.0, 180.0),
+    ("embed_links", 60.0, 90.0),
+    ("deferred_work", 600.0, 900.0),
+    ("email_senders", 90.0, 300.0),
+    ("deferred_email_senders", 3600.0, 4500.0),
+];
+const DEFAULT_LIMITS: (f64, f64) = (30.0, 60.0);
+
+/// What a Zulip queue worker writes to `<queue>.stats`.
+#[derive(Debug, Deserialize)]
+pub struct Stats {
+    pub update_time: f64,
+    pub recent_average_consume_time: Option<f64>,
+}
+
+/// Reads `<dir>/<queue>.stats`.
+pub fn read_stats(dir: &Path, queue: &str) -> Result<Stats, String> {
+    let path = dir.join(format!("{queue}.stats"));
+    let text = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// A queue's limits: `--drain-limit` first, then Zulip's table (a `_shardN` queue takes its
+/// base queue's limits), then 30/60 s.
+pub fn limits(queue: &str, overrides: &[(String, f64, f64)]) -> (f64, f64) {
+    if let Some((_, w, c)) = overrides.iter().find(|(q, _, _)| q == queue) {
+        return (*w, *c);
+    }
+    let base = strip_shard(queue);
+    ZULIP_LIMITS
+        .iter()
+        .find(|(q, _, _)| *q == base)
+        .map(|(_, w, c)| (*w, *c))
+        .unwrap_or(DEFAULT_LIMITS)
+}
+
+/// `name_shard3` → `name`.
+pub fn strip_shard(queue: &str) -> &str {
+    match queue.rfind("_shard") {
+        Some(i)
+            if i + 6 < queue.len() && queue[i + 6..].bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            &queue[..i]
+        }
+        _ => queue,
+    }
+}
+
+/// The verdict for one queue: state, message (empty when OK), and the drain time if known.
+pub fn judge(
+    queue: &str,
+    messages: u64,
+    stats: Result<Stats, String>,
+    now: f64,
+    overrides: &[(String, f64, f64)],
+) -> (State, String, Option<f64>) {
+    let stats = match stats {
+        Ok(s) => s,
+        Err(why) => {
+            return (
+                State::Unknown,
+                format!("queue {queue}: invalid or no stats data ({why})"),
+                None,
+            )
+        }
+    };
+    let age = now - stats.update_time;
+    if age > STUCK_AFTER && messages > STUCK_MESSAGES {
+        return (
+            State::Critical,
+            format!(
+                "queue {queue} appears to be stuck: stats last updated {}s ago, {messages} messages",
+                age.round()
+            ),
+            None,
+        );
+    }
+    let Some(avg) = stats.recent_average_consume_time else {
+        return (State::Ok, String::new(), None);
+    };
+    let expected = messages as f64 * avg;
+    let (warning, critical) = limits(queue, overrides);
+    let state = if expected > critical {
+        State::Critical
+    } else if expected > warning {
+        State::Warning
+    } else {
+        State::Ok
+    };
+    let limit = if state == State::Critical {
+        format!("critical > {critical}s")
+    } else {
+        format!("warning > {warning}s")
+    };
+    let text = if state == State::Ok {
+        String::new()
+    } else {
+        format!(
+            "queue {queue}: clearing the backlog will take {}s ({limit}), {messages} messages",
+            plugin_core::units::format_number((expected * 10.0).round() / 10.0)
+        )
+    };
+    (state, text, Some(expected))
+}
+
+/// `QUEUE=W,C` (seconds, or durations such as 20min).
+pub fn parse_limit(text: &str) -> Result<(String, f64, f64), String> {
+    let (queue, limits) = text
+        .rsplit_once('=')
+        .ok_or_else(|| format!("'{text}': expected QUEUE=WARNING,CRITICAL"))?;
+    let (w, c) = limits
+        .split_once(',')
+        .ok_or_else(|| format!("'{text}': expected QUEUE=WARNING,CRITICAL"))?;
+    let w = plugin_core::args::duration(w.trim())?;
+    let c = plugin_core::args::duration(c.trim())?;
+    if queue.is_empty() {
+        return Err(format!("'{text}': no queue name"));
+    }
+    if w > c {
+        return Err(format!("'{text}': the warning limit is above the critical one"));
+    }
+    Ok((queue.to_string(), w, c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(age: f64, avg: Option<f64>) -> Result<Stats, String> {
+        Ok(Stats {
+            update_time: 1000.0 - age,
+            recent_average_consume_time: avg,
+        })
+    }
+
+    #[test]
+    fn zulip_rules() {
+        // Zulip's table, shards and overrides.
+        assert_eq!(limits("digest_emails", &[]), (1200.0, 1800.0));
+        assert_eq!(limits("missedmessage_mobile_notifications_shard2", &[]), (120.0, 180.0));
+        assert_eq!(limits("user_activity", &[]), (30.0, 60.0));
+        let o = vec![("user_activity".to_string(), 5.0, 9.0)];
+        assert_eq!(limits("user_activity", &o), (5.0, 9.0));
+        // 300 messages x 5 s = 1500 s: digest_emails warns (1200 < 1500 <= 1800).
+        let (s, m, e) = judge("digest_emails", 300, stats(1.0, Some(5.0)), 1000.0, &[]);
+        assert_eq!(s, State::Warning);
+        assert_eq!(
+            m,
+            "queue digest_emails: clearing the backlog will take 1500s (warning > 1200s), 300 messages"
+        );
+        assert_eq!(e, Some(1500.0));
+        // Strictly greater: exactly the limit is fine.
+        assert_eq!(judge("q", 30, stats(1.0, Some(1.0)), 1000.0, &[]).0, State::Ok);
+        assert_eq!(judge("q", 61, stats(1.0, Some(1.0)), 1000.0, &[]).0, State::Critical);
+        // Stuck: old stats and more than 10 messages; 10 messages is not stuck.
+        let (s, m, _) = judge("q", 11, stats(200.0, Some(0.001)), 1000.0, &[]);
+        assert_eq!(s, State::Critical);
+        assert_eq!(m, "queue q appears to be stuck: stats last updated 200s ago, 11 messages");
+        assert_eq!(judge("q", 10, stats(200.0, Some(0.001)), 1000.0, &[]).0, State::Ok);
+        // No average yet: OK; no stats: UNKNOWN.
+        assert_eq!(judge("q", 1000, stats(1.0, None), 1000.0, &[]).0, State::Ok);
+        let (s, m, _) = judge("q", 1, Err("x.stats: gone".into()), 1000.0, &[]);
+        assert_eq!((s, m.as_str()), (State::Unknown, "queue q: invalid or no stats data (x.stats: gone)"));
+    }
+
+    #[test]
+    fn shards_and_limit_options() {
+        assert_eq!(strip_shard("user_activity_shard12"), "user_activity");
+        assert_eq!(strip_shard("user_activity_shard"), "user_activity_shard");
+        assert_eq!(strip_shard("a_shardx"), "a_shardx");
+        assert_eq!(parse_limit("digest_emails=20min,30min"), Ok(("digest_emails".into(), 1200.0, 1800.0)));
+        assert_eq!(parse_limit("a=b=1,2"), Ok(("a=b".into(), 1.0, 2.0)));
+        for bad in ["x", "x=1", "=1,2", "x=2,1", "x=a,2"] {
+            assert!(parse_limit(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! check_rabbitmq_queues: "are the queue workers behind?" — the backlog of each RabbitMQ queue.
+//!
+//! Replaces Zulip's cron job (`scripts/nagios/check-rabbitmq-queue`, which runs `rabbitmqctl`
+//! as root every minute) with the management API (or AMQP for named queues):
+//! - count mode (default): each queue's messages against `-w 10 -c 50`, Zulip's rule for the
+//!   queues it has no statistics for;
+//! - drain-time mode (`--stats-dir`, Zulip's `/var/log/zulip/queue_stats`): a consumed queue is
+//!   judged by the time its workers need to clear it ([`drain`]); stuck workers are CRITICAL.
+//!
+//! The summary names the worst queues first (at most five), the long output every problem
+//! queue; perfdata per queue: messages, consumers, then ready, unacknowledged and rates.
+
+pub mod drain;
+
+use clap::Parser;
+use custos_rabbitmq::{BrokerArgs, Filter, Queue};
+use plugin_core::{
+    args, CheckResult, Context, Dimension, Findings, Perfdata, Plugin, Range, Report, State,
+    Thresholds, Uom,
+};
+use regex_lite::Regex;
+use std::path::PathBuf;
+
+pub const PLUGIN: Plugin = Plugin::new("check_rabbitmq_queues", env!("CARGO_PKG_VERSION"));
+
+/// Problem queues named in the status line; the long output lists them all.
+const NAMED_IN_SUMMARY: usize = 5;
+
+#[derive(Parser, Debug)]
+#[command(about = "Check the backlog of RabbitMQ queues: messages, or the time to drain them")]
+pub struct Args {
+    #[command(flatten)]
+    pub broker: BrokerArgs,
+
+    /// Queue to check (repeatable) [default: every queue of the vhost]
+    #[arg(short = 'q', long = "queue", value_name = "NAME")]
+    pub queue: Vec<String>,
+
+    #[command(flatten)]
+    pub filter: Filter,
+
+    /// Warning range on each queue's messages [default: 10, i.e. more than 10, as Zulip]
+    #[arg(short = 'w', long = "warning", value_name = "RANGE", value_parser = args::count_range,
+          default_value = "10")]
+    pub warning: Range,
+
+    /// Critical range on each queue's messages [default: 50, i.e. more than 50, as Zulip]
+    #[arg(short = 'c', long = "critical", value_name = "RANGE", value_parser = args::count_range,
+          default_value = "50")]
+    pub critical: Range,
+
+    /// Zulip's queue stats directory (/var/log/zulip/queue_stats): judge consumed queues by the time to drain them
+    #[arg(long = "stats-dir", value_name = "DIR")]
+    pub stats_dir: Option<PathBuf>,
+
+    /// Drain-time limits of one queue, QUEUE=WARNING,CRITICAL in seconds or durations (repeatable)
+    #[arg(long = "drain-limit", value_name = "QUEUE=W,C", value_parser = drain::parse_limit)]
+    pub drain_limit: Vec<(String, f64, f64)>,
+
+    /// With --stats-dir, queues still judged by count (their consumers write no stats)
+    #[arg(long = "count-only", value_name = "RE", value_parser = args::regex,
+          default_value = "^notify_tornado")]
+    pub count_only: Regex,
+
+    /// Node health checks of the management API, comma-separated (alarms, local-alarms, virtual-hosts, ...; none)
+    #[arg(long = "health", value_name = "LIST", default_value = "alarms")]
+    pub health: String,
+}
+
+pub fn check(args: &Args, ctx: &Context) -> CheckResult {
+    let broker = args
+        .broker
+        .connect(ctx, &format!("custos/{} {}", PLUGIN.name, PLUGIN.version))?;
+    let mut findings = Findings::default();
+    for name in args.health.split(',').map(str::trim) {
+        if name.is_empty() || name == "none" {
+            continue;
+        }
+        if let Some(reason) = broker.health(ctx, name)? {
+            findings.add_ranked(
+                State::Critical,
+                format!("health check {name} failed: {reason}"),
+                f64::INFINITY,
+            );
+        }
+    }
+    let selected = custos_rabbitmq::select(
+        &broker,
+        ctx,
+        &args.queue,
+        &args.filter,
+        &args.broker.vhost,
+    )?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let mut report = match selected {
+        Some(queues) => assess(args, &queues, findings, now, ctx.verbosity),
+        None => Report::new(findings.state(), findings.summary(Some("no queues to check"))),
+    };
+    report.details.extend(broker.notes());
+    Ok(report)
+}
+
+/// Judges the queues (with what the health checks found) at time `now`: the report.
+pub fn assess(
+    args: &Args,
+    queues: &[(String, Option<Queue>)],
+    mut findings: Findings,
+    now: f64,
+    verbosity: u8,
+) -> Report {
+    let counts = Thresholds::new(Some(args.warning), Some(args.critical));
+    let mut total = 0u64;
+    let mut largest: Option<(&str, u64)> = None;
+    let mut details = Vec::new();
+    let mut perf = Vec::new();
+    let mut drains = Vec::new();
+    for (name, queue) in queues {
+        let Some(q) = queue else {
+            findings.add_ranked(State::Critical, format!("queue {name} does not exist"), 0.0);
+            perf.push(Perfdata::unmeasured(name));
+            continue;
+        };
+        let Some(messages) = q.messages else {
+            findings.add(State::Unknown, format!("queue {name}: no statistics yet"));
+            perf.push(Perfdata::unmeasured(name));
+            continue;
+        };
+        total += messages;
+        if largest.is_none_or(|(_, m)| messages > m) {
+            largest = Some((name, messages));
+        }
+        let consumed = q.consumers.unwrap_or(0) > 0;
+        let by_drain = args
+            .stats_dir
+            .as_ref()
+            .filter(|_| consumed && !args.count_only.is_match(name));
+        let mut item = Perfdata::new(name, messages as f64).min(0.0);
+        if let Some(dir) = by_drain {
+            let stats = drain::read_stats(dir, name);
+            let (state, text, expected) =
+                drain::judge(name, messages, stats, now, &args.drain_limit);
+            if state != State::Ok {
+                findings.add_ranked(state, text, expected.unwrap_or(messages as f64));
+            }
+            let (w, c) = drain::limits(name, &args.drain_limit);
+            drains.push(match expected {
+                Some(e) => Perfdata::new(format!("{name}_drain"), e)
+                    .uom(Uom::Seconds)
+                    .warning(Some(upper(w)))
+                    .critical(Some(upper(c)))
+                    .min(0.0),
+                None => Perfdata::unmeasured(format!("{name}_drain")).uom(Uom::Seconds),
+            });
+        } else {
+            if let Some((state, why)) = counts.alert(messages as f64, Dimension::Count) {
+                findings.add_ranked(
+                    state,
+                    format!("queue {name}: {messages} messages ({why})"),
+                    messages as f64,
+                );
+            }
+            item = item.thresholds(&counts);
+        }
+        perf.push(item);
+        if verbosity > 0 {
+            details.push(describe(q));
+        }
+    }
+
+    let mut measured = format!(
+        "{} queue{}, {total} message{}",
+        queues.len(),
+        plural(queues.len() as u64),
+        plural(total)
+    );
+    if let Some((name, m)) = largest.filter(|_| findings.is_empty()) {
+        measured.push_str(&format!(", largest {name} ({m})"));
+    }
+    let mut report = Report::new(
+        findings.state(),
+        findings.summary_top(NAMED_IN_SUMMARY, Some(&measured)),
+    );
+    report.details = findings.lines().into_iter().map(String::from).collect();
+    report.details.extend(details);
+    // Most useful first, as the output budget keeps whole items from the front.
+    report.perfdata = vec![
+        Perfdata::new("queues", queues.len() as f64).min(0.0),
+        Perfdata::new("messages", total as f64).min(0.0),
+    ];
+    report.perfdata.extend(perf);
+    report.perfdata.extend(per_queue(queues, "consumers", |q| q.consumers.map(|c| c as f64)));
+    report.perfdata.extend(drains);
+    report.perfdata.extend(per_queue(queues, "ready", |q| q.ready.map(|c| c as f64)));
+    report.perfdata.extend(per_queue(queues, "unacked", |q| q.unacked.map(|c| c as f64)));
+    report.perfdata.extend(per_queue(queues, "publish_rate", |q| q.publish_rate));
+    report.perfdata.extend(per_queue(queues, "deliver_rate", |q| q.deliver_rate));
+    report
+}
+
+/// `<queue>_<what>` for every queue that has the value.
+fn per_queue(
+    queues: &[(String, Option<Queue>)],
+    what: &str,
+    value: impl Fn(&Queue) -> Option<f64>,
+) -> Vec<Perfdata> {
+    queues
+        .iter()
+        .filter_map(|(name, q)| {
+            let v = value(q.as_ref()?)?;
+            Some(Perfdata::new(format!("{name}_{what}"), v).min(0.0))
+        })
+        .collect()
+}
+
+/// Alerts above `limit`: the range `limit` (0..limit).
+fn upper(limit: f64) -> Range {
+    Range {
+        start: Some(0.0),
+        end: Some(limit),
+        inside: false,
+    }
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// One queue's numbers for `-v`.
+fn describe(q: &Queue) -> String {
+    let n = |v: Option<u64>| v.map_or("?".to_string(), |v| v.to_string());
+    format!(
+        "{}: {} message{} ({} ready, {} unacknowledged), {} consumer{}",
+        q.name,
+        n(q.messages),
+        plural(q.messages.unwrap_or(0)),
+        n(q.ready),
+        n(q.unacked),
+        n(q.consumers),
+        plural(q.consumers.unwrap_or(0))
+    )
+}
