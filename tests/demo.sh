@@ -108,3 +108,41 @@ if [ -n "${CUSTOS_NGINX_HTTP_PORT:-}" ]; then
     show "$work/check_website_response.sh" -u "$H/" -w 6000 -c 12000
     show check_website_response -u "http://127.0.0.1:1/"
 fi
+
+if [ -n "${CUSTOS_RABBITMQ_API_URL:-}" ]; then
+    echo
+    echo "== check_rabbitmq_queues and check_rabbitmq_consumers against the throwaway broker =="
+    harness=$(dirname "$0")/../target/debug/custos-harness
+    # A Zulip-like vhost: queues with backlogs, consumers that hold (never ack) a message.
+    for q in deferred_work:12 digest_emails:300 embed_links:3 notify_tornado_9800:2 user_activity:60 missedmessage_emails:0; do
+        "$harness" publish zulip "${q%%:*}" "${q##*:}"
+    done
+    consumers=""
+    for q in deferred_work digest_emails embed_links notify_tornado_9800; do
+        "$harness" consume zulip "$q" 60 &
+        consumers="$consumers $!"
+    done
+    # Until the management API's statistics show them (a consumer holds one message unacked).
+    for q in deferred_work:12 digest_emails:300 embed_links:3 notify_tornado_9800:2; do
+        "$harness" wait zulip "${q%%:*}" "${q##*:}" 1
+    done
+    now=$(date +%s)
+    mkdir -p "$work/queue_stats"
+    printf '{"update_time": %s, "recent_average_consume_time": 5.0, "current_queue_size": 300}\n' "$now" > "$work/queue_stats/digest_emails.stats"
+    printf '{"update_time": %s, "recent_average_consume_time": 0.01}\n' "$((now - 240))" > "$work/queue_stats/deferred_work.stats"
+    R="--api-url $CUSTOS_RABBITMQ_API_URL --user $CUSTOS_RABBITMQ_USER --vhost zulip"
+    export RABBITMQ_PASSWORD="$CUSTOS_RABBITMQ_PASSWORD"
+    show check_rabbitmq_queues $R
+    show check_rabbitmq_queues $R --stats-dir "$work/queue_stats"
+    show check_rabbitmq_queues $R --queue digest_emails --queue user_activity -w 100 -c 500 -v
+    show check_rabbitmq_consumers $R
+    show check_rabbitmq_consumers $R --zulip-grouping --queue notify_tornado --queue deferred_work --queue missedmessage_emails
+    show check_rabbitmq_consumers $R --queue deferred_work --state-file "$work/check-rabbitmq-consumers-deferred_work"
+    show check_cron_file "$work/check-rabbitmq-consumers-deferred_work"
+    show check_rabbitmq_queues --amqp-url "amqp://127.0.0.1:$CUSTOS_RABBITMQ_AMQP_PORT/zulip" --user "$CUSTOS_RABBITMQ_USER" --queue digest_emails --queue missing
+    RABBITMQ_PASSWORD=wrong show check_rabbitmq_queues $R
+    show check_rabbitmq_queues --api-url http://127.0.0.1:1
+    # shellcheck disable=SC2086
+    kill $consumers 2>/dev/null
+    wait 2>/dev/null
+fi

@@ -117,7 +117,11 @@ pub fn assess(args: &Args, queues: &[(String, Option<Queue>)], verbosity: u8) ->
     // Consumers per queue (or group); None: the queue does not exist or has no statistics.
     let mut counts: BTreeMap<String, Result<u64, &'static str>> = BTreeMap::new();
     for (name, q) in queues {
-        let key = if grouped { group_name(name) } else { name.clone() };
+        let key = if grouped {
+            group_name(name)
+        } else {
+            name.clone()
+        };
         let n: Result<u64, &'static str> = match q {
             None => Err("does not exist"),
             Some(Queue {
@@ -144,7 +148,11 @@ pub fn assess(args: &Args, queues: &[(String, Option<Queue>)], verbosity: u8) ->
     let mut total = 0;
     let mut fewest: Option<(&str, u64)> = None;
     for (name, count) in &counts {
-        let own = args.queue.iter().find(|(n, _)| n == name).and_then(|(_, m)| *m);
+        let own = args
+            .queue
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, m)| *m);
         // A queue's own minimum, else -c, else --min-consumers.
         let (critical, needs) = match (own, args.critical) {
             (None, Some(c)) => (c, None),
@@ -189,9 +197,10 @@ pub fn assess(args: &Args, queues: &[(String, Option<Queue>)], verbosity: u8) ->
 
     let what = if grouped { "queue group" } else { "queue" };
     let mut measured = format!(
-        "{} {what}{}, {total} consumers",
+        "{} {what}{}, {total} consumer{}",
         counts.len(),
-        if counts.len() == 1 { "" } else { "s" }
+        if counts.len() == 1 { "" } else { "s" },
+        if total == 1 { "" } else { "s" }
     );
     if let Some((name, n)) = fewest.filter(|_| findings.is_empty()) {
         measured.push_str(&format!(", fewest {name} ({n})"));
@@ -230,7 +239,10 @@ mod tests {
         assert_eq!(group_name("notify_tornado_9800"), "notify_tornado");
         assert_eq!(group_name("notify_tornado"), "notify_tornado");
         assert_eq!(group_name("user_activity_shard2"), "user_activity");
-        assert_eq!(group_name("missedmessage_mobile_notifications_shard10"), "missedmessage_mobile_notifications");
+        assert_eq!(
+            group_name("missedmessage_mobile_notifications_shard10"),
+            "missedmessage_mobile_notifications"
+        );
         assert_eq!(group_name("a_shard1_b_shard22"), "a_b");
         assert_eq!(group_name("odd_shard"), "odd_shard");
         assert_eq!(group_name("deferred_work"), "deferred_work");
@@ -239,7 +251,10 @@ mod tests {
     #[test]
     fn queue_minimums() {
         assert_eq!(parse_queue("q"), Ok(("q".into(), None)));
-        assert_eq!(parse_queue("notify_tornado=4"), Ok(("notify_tornado".into(), Some(4))));
+        assert_eq!(
+            parse_queue("notify_tornado=4"),
+            Ok(("notify_tornado".into(), Some(4)))
+        );
         assert!(parse_queue("q=x").is_err());
         assert!(parse_queue("").is_err());
     }

@@ -29,10 +29,16 @@ fn ten_thousand_unconsumed_queues_stay_within_the_budget() {
         first.starts_with("RABBITMQ_CONSUMERS CRITICAL - queue q00000 has 0 consumers, needs 2; queue q00002 has 0 consumers, needs 2;"),
         "{first}"
     );
-    assert!(first.contains("; and 9995 more; 10000 queues, 5000 consumers"), "{first}");
+    assert!(
+        first.contains("; and 9995 more; 10000 queues, 5000 consumers"),
+        "{first}"
+    );
     // Long output: a note on the perfdata left out, then the problem queues, worst first.
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines[1], "(9878 perfdata items left out: output limit 4096 bytes)");
+    assert_eq!(
+        lines[1],
+        "(9878 perfdata items left out: output limit 4096 bytes)"
+    );
     assert_eq!(lines[2], "queue q00000 has 0 consumers, needs 2");
     let listed = lines.iter().filter(|l| l.starts_with("queue ")).count();
     assert!(listed > 30, "{listed} problem queues listed");

@@ -14,7 +14,10 @@ fn run(args: &[&str]) -> PluginRun {
 fn vhost_with(
     vhost: &str,
     queues: &[(&str, usize)],
-) -> (custos_harness::amqp::Amqp, Vec<custos_harness::amqp::Consumer>) {
+) -> (
+    custos_harness::amqp::Amqp,
+    Vec<custos_harness::amqp::Consumer>,
+) {
     let r = custos_harness::rabbitmq();
     r.add_vhost(vhost).unwrap();
     let amqp = r.amqp(vhost).unwrap();
@@ -40,13 +43,21 @@ fn every_queue_needs_its_minimum() {
         run.text(),
         "RABBITMQ_CONSUMERS CRITICAL - queue q_b has 0 consumers, needs 1; 3 queues, 3 consumers"
     );
-    assert_eq!(run.stdout.lines().nth(1), Some("queue q_b has 0 consumers, needs 1"));
+    assert_eq!(
+        run.stdout.lines().nth(1),
+        Some("queue q_b has 0 consumers, needs 1")
+    );
     let a = run.perf("q_a");
-    assert_eq!((a.value, a.critical.unwrap().to_string()), (Some(1.0), "1:".to_string()));
+    assert_eq!(
+        (a.value, a.critical.unwrap().to_string()),
+        (Some(1.0), "1:".to_string())
+    );
     assert_eq!(run.perf("q.c d").value, Some(2.0));
 
     // Per-queue minimums; --min-consumers for the rest.
-    let run = self::run(&["--vhost", "cons", "-q", "q_a=2", "-q", "q_b=0", "-q", "q.c d"]);
+    let run = self::run(&[
+        "--vhost", "cons", "-q", "q_a=2", "-q", "q_b=0", "-q", "q.c d",
+    ]);
     assert_eq!(
         (run.code, run.text()),
         (2, "RABBITMQ_CONSUMERS CRITICAL - queue q_a has 1 consumers, needs 2; 3 queues, 3 consumers")
@@ -54,7 +65,10 @@ fn every_queue_needs_its_minimum() {
     let run = self::run(&["--vhost", "cons", "--min-consumers", "0"]);
     assert_eq!(
         (run.code, run.text()),
-        (0, "RABBITMQ_CONSUMERS OK - 3 queues, 3 consumers, fewest q_b (0)")
+        (
+            0,
+            "RABBITMQ_CONSUMERS OK - 3 queues, 3 consumers, fewest q_b (0)"
+        )
     );
     // Ranges: -w warns, -c replaces the minimum.
     let run = self::run(&["--vhost", "cons", "--exclude", "^q_b$", "-w", "2:"]);
@@ -66,13 +80,19 @@ fn every_queue_needs_its_minimum() {
     assert_eq!(run.code, 2);
     assert_eq!(
         run.stdout.lines().skip(1).collect::<Vec<_>>(),
-        ["queue q_b has 0 consumers (critical < 2)", "queue q_a has 1 consumers (critical < 2)"]
+        [
+            "queue q_b has 0 consumers (critical < 2)",
+            "queue q_a has 1 consumers (critical < 2)"
+        ]
     );
     // A queue that is not there has no consumers at all.
     let run = self::run(&["--vhost", "cons", "-q", "gone"]);
     assert_eq!(
         (run.code, run.text()),
-        (2, "RABBITMQ_CONSUMERS CRITICAL - queue gone does not exist; 1 queue, 0 consumers")
+        (
+            2,
+            "RABBITMQ_CONSUMERS CRITICAL - queue gone does not exist; 1 queue, 0 consumers"
+        )
     );
 }
 
@@ -113,7 +133,10 @@ fn zulip_grouping_of_tornado_and_shard_queues() {
     );
     // Without grouping the group name is no queue.
     let run = self::run(&["--vhost", "zulipgroups", "-q", "notify_tornado"]);
-    assert_eq!(run.text(), "RABBITMQ_CONSUMERS CRITICAL - queue notify_tornado does not exist; 1 queue, 0 consumers");
+    assert_eq!(
+        run.text(),
+        "RABBITMQ_CONSUMERS CRITICAL - queue notify_tornado does not exist; 1 queue, 0 consumers"
+    );
 }
 
 #[test]
@@ -124,7 +147,16 @@ fn amqp_counts_consumers_of_named_queues() {
     let run = run_plugin_with(
         Command::new(BIN)
             .env("RABBITMQ_PASSWORD", &r.password)
-            .args(["--amqp-url", &url, "--user", &r.user, "-q", "served=2", "-q", "idle"]),
+            .args([
+                "--amqp-url",
+                &url,
+                "--user",
+                &r.user,
+                "-q",
+                "served=2",
+                "-q",
+                "idle",
+            ]),
     );
     assert_eq!(
         (run.code, run.text()),

@@ -59,9 +59,7 @@ pub fn limits(queue: &str, overrides: &[(String, f64, f64)]) -> (f64, f64) {
 /// `name_shard3` → `name`.
 pub fn strip_shard(queue: &str) -> &str {
     match queue.rfind("_shard") {
-        Some(i)
-            if i + 6 < queue.len() && queue[i + 6..].bytes().all(|b| b.is_ascii_digit()) =>
-        {
+        Some(i) if i + 6 < queue.len() && queue[i + 6..].bytes().all(|b| b.is_ascii_digit()) => {
             &queue[..i]
         }
         _ => queue,
@@ -139,7 +137,9 @@ pub fn parse_limit(text: &str) -> Result<(String, f64, f64), String> {
         return Err(format!("'{text}': no queue name"));
     }
     if w > c {
-        return Err(format!("'{text}': the warning limit is above the critical one"));
+        return Err(format!(
+            "'{text}': the warning limit is above the critical one"
+        ));
     }
     Ok((queue.to_string(), w, c))
 }
@@ -159,7 +159,10 @@ mod tests {
     fn zulip_rules() {
         // Zulip's table, shards and overrides.
         assert_eq!(limits("digest_emails", &[]), (1200.0, 1800.0));
-        assert_eq!(limits("missedmessage_mobile_notifications_shard2", &[]), (120.0, 180.0));
+        assert_eq!(
+            limits("missedmessage_mobile_notifications_shard2", &[]),
+            (120.0, 180.0)
+        );
         assert_eq!(limits("user_activity", &[]), (30.0, 60.0));
         let o = vec![("user_activity".to_string(), 5.0, 9.0)];
         assert_eq!(limits("user_activity", &o), (5.0, 9.0));
@@ -172,17 +175,35 @@ mod tests {
         );
         assert_eq!(e, Some(1500.0));
         // Strictly greater: exactly the limit is fine.
-        assert_eq!(judge("q", 30, stats(1.0, Some(1.0)), 1000.0, &[]).0, State::Ok);
-        assert_eq!(judge("q", 61, stats(1.0, Some(1.0)), 1000.0, &[]).0, State::Critical);
+        assert_eq!(
+            judge("q", 30, stats(1.0, Some(1.0)), 1000.0, &[]).0,
+            State::Ok
+        );
+        assert_eq!(
+            judge("q", 61, stats(1.0, Some(1.0)), 1000.0, &[]).0,
+            State::Critical
+        );
         // Stuck: old stats and more than 10 messages; 10 messages is not stuck.
         let (s, m, _) = judge("q", 11, stats(200.0, Some(0.001)), 1000.0, &[]);
         assert_eq!(s, State::Critical);
-        assert_eq!(m, "queue q appears to be stuck: stats last updated 200s ago, 11 messages");
-        assert_eq!(judge("q", 10, stats(200.0, Some(0.001)), 1000.0, &[]).0, State::Ok);
+        assert_eq!(
+            m,
+            "queue q appears to be stuck: stats last updated 200s ago, 11 messages"
+        );
+        assert_eq!(
+            judge("q", 10, stats(200.0, Some(0.001)), 1000.0, &[]).0,
+            State::Ok
+        );
         // No average yet: OK; no stats: UNKNOWN.
         assert_eq!(judge("q", 1000, stats(1.0, None), 1000.0, &[]).0, State::Ok);
         let (s, m, _) = judge("q", 1, Err("x.stats: gone".into()), 1000.0, &[]);
-        assert_eq!((s, m.as_str()), (State::Unknown, "queue q: invalid or no stats data (x.stats: gone)"));
+        assert_eq!(
+            (s, m.as_str()),
+            (
+                State::Unknown,
+                "queue q: invalid or no stats data (x.stats: gone)"
+            )
+        );
     }
 
     #[test]
@@ -190,7 +211,10 @@ mod tests {
         assert_eq!(strip_shard("user_activity_shard12"), "user_activity");
         assert_eq!(strip_shard("user_activity_shard"), "user_activity_shard");
         assert_eq!(strip_shard("a_shardx"), "a_shardx");
-        assert_eq!(parse_limit("digest_emails=20min,30min"), Ok(("digest_emails".into(), 1200.0, 1800.0)));
+        assert_eq!(
+            parse_limit("digest_emails=20min,30min"),
+            Ok(("digest_emails".into(), 1200.0, 1800.0))
+        );
         assert_eq!(parse_limit("a=b=1,2"), Ok(("a=b".into(), 1.0, 2.0)));
         for bad in ["x", "x=1", "=1,2", "x=2,1", "x=a,2"] {
             assert!(parse_limit(bad).is_err(), "{bad}");

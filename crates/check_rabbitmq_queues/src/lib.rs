@@ -84,20 +84,18 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
             );
         }
     }
-    let selected = custos_rabbitmq::select(
-        &broker,
-        ctx,
-        &args.queue,
-        &args.filter,
-        &args.broker.vhost,
-    )?;
+    let selected =
+        custos_rabbitmq::select(&broker, ctx, &args.queue, &args.filter, &args.broker.vhost)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
     let mut report = match selected {
         Some(queues) => assess(args, &queues, findings, now, ctx.verbosity),
-        None => Report::new(findings.state(), findings.summary(Some("no queues to check"))),
+        None => Report::new(
+            findings.state(),
+            findings.summary(Some("no queues to check")),
+        ),
     };
     report.details.extend(broker.notes());
     Ok(report)
@@ -191,12 +189,22 @@ pub fn assess(
         Perfdata::new("messages", total as f64).min(0.0),
     ];
     report.perfdata.extend(perf);
-    report.perfdata.extend(per_queue(queues, "consumers", |q| q.consumers.map(|c| c as f64)));
+    report.perfdata.extend(per_queue(queues, "consumers", |q| {
+        q.consumers.map(|c| c as f64)
+    }));
     report.perfdata.extend(drains);
-    report.perfdata.extend(per_queue(queues, "ready", |q| q.ready.map(|c| c as f64)));
-    report.perfdata.extend(per_queue(queues, "unacked", |q| q.unacked.map(|c| c as f64)));
-    report.perfdata.extend(per_queue(queues, "publish_rate", |q| q.publish_rate));
-    report.perfdata.extend(per_queue(queues, "deliver_rate", |q| q.deliver_rate));
+    report
+        .perfdata
+        .extend(per_queue(queues, "ready", |q| q.ready.map(|c| c as f64)));
+    report.perfdata.extend(per_queue(queues, "unacked", |q| {
+        q.unacked.map(|c| c as f64)
+    }));
+    report
+        .perfdata
+        .extend(per_queue(queues, "publish_rate", |q| q.publish_rate));
+    report
+        .perfdata
+        .extend(per_queue(queues, "deliver_rate", |q| q.deliver_rate));
     report
 }
 

@@ -39,13 +39,20 @@ fn ten_thousand_queues_stay_within_the_budget() {
     assert!(first.contains("; and 9995 more; 10000 queues, "), "{first}");
     let lines: Vec<&str> = out.lines().collect();
     assert!(lines[1].ends_with("perfdata items left out: output limit 4096 bytes)"));
-    assert_eq!(lines[2], "queue queue_09999: 10019 messages (critical > 50)");
+    assert_eq!(
+        lines[2],
+        "queue queue_09999: 10019 messages (critical > 50)"
+    );
     assert!(lines.iter().filter(|l| l.starts_with("queue ")).count() > 30);
-    assert!(lines.iter().any(|l| l.starts_with("... ") && l.contains("more lines cut")));
+    assert!(lines
+        .iter()
+        .any(|l| l.starts_with("... ") && l.contains("more lines cut")));
     // Perfdata: whole items, totals first, and a note of how many were left out.
-    let perf = lines.iter().find(|l| l.starts_with("| ")).map(|l| &l[2..]).unwrap_or_else(|| {
-        first.split_once(" | ").map(|(_, p)| p).unwrap()
-    });
+    let perf = lines
+        .iter()
+        .find(|l| l.starts_with("| "))
+        .map(|l| &l[2..])
+        .unwrap_or_else(|| first.split_once(" | ").map(|(_, p)| p).unwrap());
     let items = Perfdata::parse_list(perf).unwrap();
     assert_eq!(items[0].label, "queues");
     assert_eq!(items[1].label, "messages");

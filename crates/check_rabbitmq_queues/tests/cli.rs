@@ -36,13 +36,24 @@ fn vhost_with(vhost: &str, queues: &[(&str, usize)]) {
 }
 
 fn now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
 }
 
 #[test]
 fn count_mode_with_zulip_defaults() {
     let _node = NODE.read().unwrap_or_else(|e| e.into_inner());
-    vhost_with("count", &[("a_small", 5), ("b_warn", 11), ("c_crit", 60), ("d_ten", 10)]);
+    vhost_with(
+        "count",
+        &[
+            ("a_small", 5),
+            ("b_warn", 11),
+            ("c_crit", 60),
+            ("d_ten", 10),
+        ],
+    );
     let run = run(&["--vhost", "count"]);
     assert_eq!(run.code, 2, "{}", run.stdout);
     assert_eq!(
@@ -59,7 +70,13 @@ fn count_mode_with_zulip_defaults() {
     );
     let c = run.perf("c_crit");
     assert_eq!(c.value, Some(60.0));
-    assert_eq!((c.warning.unwrap().to_string(), c.critical.unwrap().to_string()), ("10".into(), "50".into()));
+    assert_eq!(
+        (
+            c.warning.unwrap().to_string(),
+            c.critical.unwrap().to_string()
+        ),
+        ("10".into(), "50".into())
+    );
     assert_eq!(run.perf("d_ten").value, Some(10.0));
     assert_eq!(run.perf("messages").value, Some(86.0));
     assert_eq!(run.perf("queues").value, Some(4.0));
@@ -70,20 +87,34 @@ fn count_mode_with_zulip_defaults() {
     // Thresholds, include/exclude, named queues.
     let run = self::run(&["--vhost", "count", "-w", "100", "-c", "200"]);
     assert_eq!(run.code, 0, "{}", run.stdout);
-    assert_eq!(run.text(), "RABBITMQ_QUEUES OK - 4 queues, 86 messages, largest c_crit (60)");
+    assert_eq!(
+        run.text(),
+        "RABBITMQ_QUEUES OK - 4 queues, 86 messages, largest c_crit (60)"
+    );
     let run = self::run(&["--vhost", "count", "--exclude", "^c_"]);
     assert_eq!(run.code, 1, "{}", run.stdout);
     let run = self::run(&["--vhost", "count", "--include", "small|ten"]);
-    assert_eq!(run.text(), "RABBITMQ_QUEUES OK - 2 queues, 15 messages, largest d_ten (10)");
+    assert_eq!(
+        run.text(),
+        "RABBITMQ_QUEUES OK - 2 queues, 15 messages, largest d_ten (10)"
+    );
     let run = self::run(&["--vhost", "count", "-q", "a_small", "-q", "c_crit"]);
     assert_eq!(run.code, 2);
-    assert!(run.text().ends_with("; 2 queues, 65 messages"), "{}", run.stdout);
+    assert!(
+        run.text().ends_with("; 2 queues, 65 messages"),
+        "{}",
+        run.stdout
+    );
     let run = self::run(&["--vhost", "count", "--queue", "no_such_queue"]);
     assert_eq!(
         run.text(),
         "RABBITMQ_QUEUES CRITICAL - queue no_such_queue does not exist; 1 queue, 0 messages"
     );
-    assert_eq!(run.perf("no_such_queue").value, None, "U for a queue that is not there");
+    assert_eq!(
+        run.perf("no_such_queue").value,
+        None,
+        "U for a queue that is not there"
+    );
 }
 
 #[test]
@@ -115,9 +146,18 @@ fn an_empty_selection_is_a_clear_result() {
         (3, "RABBITMQ_QUEUES UNKNOWN - no queues to check in vhost 'empty' (--allow-empty makes this OK)")
     );
     let run = self::run(&["--vhost", "empty", "--allow-empty"]);
-    assert_eq!((run.code, run.text()), (0, "RABBITMQ_QUEUES OK - no queues to check"));
+    assert_eq!(
+        (run.code, run.text()),
+        (0, "RABBITMQ_QUEUES OK - no queues to check")
+    );
     let run = self::run(&["--vhost", "no-such-vhost"]);
-    assert_eq!((run.code, run.text()), (2, "RABBITMQ_QUEUES CRITICAL - vhost 'no-such-vhost' does not exist"));
+    assert_eq!(
+        (run.code, run.text()),
+        (
+            2,
+            "RABBITMQ_QUEUES CRITICAL - vhost 'no-such-vhost' does not exist"
+        )
+    );
 }
 
 /// Zulip's drain-time rule over stats files, with real consumers holding real messages.
@@ -129,12 +169,12 @@ fn drain_time_mode_with_zulip_stats_files() {
     r.add_vhost(vhost).unwrap();
     let amqp = r.amqp(vhost).unwrap();
     let queues = [
-        ("digest_emails", 300),     // 300 x 5 s = 1500 s: warning (1200/1800)
-        ("deferred_work", 12),      // stats 200 s old, > 10 messages: stuck
-        ("embed_links", 3),         // consumed, no stats: UNKNOWN
+        ("digest_emails", 300),      // 300 x 5 s = 1500 s: warning (1200/1800)
+        ("deferred_work", 12),       // stats 200 s old, > 10 messages: stuck
+        ("embed_links", 3),          // consumed, no stats: UNKNOWN
         ("notify_tornado_9800", 60), // consumed, count rule: critical
-        ("user_activity", 20),      // not consumed: count rule, warning
-        ("email_senders", 4),       // 4 x 0.5 s: fine
+        ("user_activity", 20),       // not consumed: count rule, warning
+        ("email_senders", 4),        // 4 x 0.5 s: fine
     ];
     let mut consumers = Vec::new();
     for (name, n) in queues {
@@ -145,7 +185,8 @@ fn drain_time_mode_with_zulip_stats_files() {
         }
     }
     for (name, n) in queues {
-        r.wait_for(vhost, name, n as u64, u64::from(name != "user_activity")).unwrap();
+        r.wait_for(vhost, name, n as u64, u64::from(name != "user_activity"))
+            .unwrap();
     }
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, age: f64, avg: Option<f64>| {
@@ -167,8 +208,16 @@ fn drain_time_mode_with_zulip_stats_files() {
     let run = run(&["--vhost", vhost, "--stats-dir", stats_dir]);
     assert_eq!(run.code, 2, "{}", run.stdout);
     // Long output (the perfdata, too long for line 1, is the last line).
-    let lines: Vec<&str> = run.stdout.lines().skip(1).filter(|l| !l.starts_with("| ")).collect();
-    assert_eq!(lines[0], "queue notify_tornado_9800: 60 messages (critical > 50)");
+    let lines: Vec<&str> = run
+        .stdout
+        .lines()
+        .skip(1)
+        .filter(|l| !l.starts_with("| "))
+        .collect();
+    assert_eq!(
+        lines[0],
+        "queue notify_tornado_9800: 60 messages (critical > 50)"
+    );
     assert!(
         lines[1].starts_with("queue deferred_work appears to be stuck: stats last updated 20"),
         "{}",
@@ -212,7 +261,10 @@ fn drain_time_mode_with_zulip_stats_files() {
         "notify_tornado|user_activity",
     ]);
     assert_eq!(run.code, 0, "{}", run.stdout);
-    assert_eq!(run.perf("digest_emails_drain").warning.unwrap().to_string(), "1800");
+    assert_eq!(
+        run.perf("digest_emails_drain").warning.unwrap().to_string(),
+        "1800"
+    );
     for c in consumers {
         amqp.stop(c).unwrap();
     }
@@ -222,7 +274,8 @@ fn drain_time_mode_with_zulip_stats_files() {
 fn a_memory_alarm_fails_the_health_check() {
     let _alone = NODE.write().unwrap_or_else(|e| e.into_inner());
     let r = custos_harness::rabbitmq();
-    r.ctl(&["set_vm_memory_high_watermark", "0.000001"]).unwrap();
+    r.ctl(&["set_vm_memory_high_watermark", "0.000001"])
+        .unwrap();
     let run = run(&["--vhost", "/", "--allow-empty"]);
     r.ctl(&["set_vm_memory_high_watermark", "0.4"]).unwrap();
     assert_eq!(run.code, 2, "{}", run.stdout);
@@ -234,12 +287,21 @@ fn a_memory_alarm_fails_the_health_check() {
         "{}",
         run.stdout
     );
-    let run = self::run(&["--vhost", "/", "--allow-empty", "--health", "alarms,virtual-hosts"]);
+    let run = self::run(&[
+        "--vhost",
+        "/",
+        "--allow-empty",
+        "--health",
+        "alarms,virtual-hosts",
+    ]);
     assert_eq!(run.code, 0, "{}", run.stdout);
     let run = self::run(&["--allow-empty", "--health", "no-such-check"]);
     assert_eq!(
         (run.code, run.text()),
-        (3, "RABBITMQ_QUEUES UNKNOWN - the management API has no health check 'no-such-check'")
+        (
+            3,
+            "RABBITMQ_QUEUES UNKNOWN - the management API has no health check 'no-such-check'"
+        )
     );
 }
 
@@ -266,17 +328,42 @@ fn wrong_password_is_critical_and_never_printed() {
     let run = run_plugin_with(
         Command::new(BIN)
             .env_remove("RABBITMQ_PASSWORD")
-            .args(["--api-url", &r.api_url(), "--user", &r.user, "--allow-empty", "--vhost", "empty"])
+            .args([
+                "--api-url",
+                &r.api_url(),
+                "--user",
+                &r.user,
+                "--allow-empty",
+                "--vhost",
+                "empty",
+            ])
             .arg("--password-file")
             .arg(&pw),
     );
     assert_eq!(run.code, 0, "{}", run.stdout);
-    assert!(run.stdout.contains("holds a secret and is readable by others"), "{}", run.stdout);
-    let url = format!("http://{}:{}@127.0.0.1:{}/", r.user, "url-Secret-7", r.api_port);
-    let run = run_plugin_with(Command::new(BIN).env_remove("RABBITMQ_PASSWORD").args(["--api-url", &url, "-vvv"]));
+    assert!(
+        run.stdout
+            .contains("holds a secret and is readable by others"),
+        "{}",
+        run.stdout
+    );
+    let url = format!(
+        "http://{}:{}@127.0.0.1:{}/",
+        r.user, "url-Secret-7", r.api_port
+    );
+    let run = run_plugin_with(Command::new(BIN).env_remove("RABBITMQ_PASSWORD").args([
+        "--api-url",
+        &url,
+        "-vvv",
+    ]));
     assert_eq!(run.code, 2);
     assert!(!run.stdout.contains("url-Secret-7"), "{}", run.stdout);
-    let run = run_plugin_with(Command::new(BIN).env_remove("RABBITMQ_PASSWORD").args(["--api-url", &r.api_url(), "--user", "nagios"]));
+    let run = run_plugin_with(Command::new(BIN).env_remove("RABBITMQ_PASSWORD").args([
+        "--api-url",
+        &r.api_url(),
+        "--user",
+        "nagios",
+    ]));
     assert_eq!(
         (run.code, run.text()),
         (3, "RABBITMQ_QUEUES UNKNOWN - no password for RabbitMQ user 'nagios': give --password-file or set RABBITMQ_PASSWORD")
@@ -286,20 +373,35 @@ fn wrong_password_is_critical_and_never_printed() {
 #[test]
 fn broker_down_silent_or_talking_garbage() {
     let port = custos_harness::util::free_port().unwrap();
-    let run = run_plugin_with(Command::new(BIN).args(["--api-url", &format!("http://127.0.0.1:{port}")]));
+    let run =
+        run_plugin_with(Command::new(BIN).args(["--api-url", &format!("http://127.0.0.1:{port}")]));
     assert_eq!(
         (run.code, run.text()),
-        (2, &*format!("RABBITMQ_QUEUES CRITICAL - connection refused by 127.0.0.1:{port}"))
+        (
+            2,
+            &*format!("RABBITMQ_QUEUES CRITICAL - connection refused by 127.0.0.1:{port}")
+        )
     );
     // IPv6 literal in the URL.
-    let run = run_plugin_with(Command::new(BIN).args(["--api-url", &format!("http://[::1]:{port}/")]));
-    assert_eq!(run.text(), format!("RABBITMQ_QUEUES CRITICAL - connection refused by [::1]:{port}"));
+    let run =
+        run_plugin_with(Command::new(BIN).args(["--api-url", &format!("http://[::1]:{port}/")]));
+    assert_eq!(
+        run.text(),
+        format!("RABBITMQ_QUEUES CRITICAL - connection refused by [::1]:{port}")
+    );
 
     let silent = FaultServer::start(Fault::Silent);
-    let run = run_plugin_with(
-        Command::new(BIN).args(["--api-url", &format!("http://127.0.0.1:{}", silent.port), "-t", "2"]),
+    let run = run_plugin_with(Command::new(BIN).args([
+        "--api-url",
+        &format!("http://127.0.0.1:{}", silent.port),
+        "-t",
+        "2",
+    ]));
+    assert!(
+        run.elapsed < Duration::from_millis(2500),
+        "{:?}",
+        run.elapsed
     );
-    assert!(run.elapsed < Duration::from_millis(2500), "{:?}", run.elapsed);
     assert_eq!(
         (run.code, run.text()),
         (3, &*format!("RABBITMQ_QUEUES UNKNOWN - timed out after 2 seconds while waiting for the response from 127.0.0.1:{}", silent.port))
@@ -308,7 +410,11 @@ fn broker_down_silent_or_talking_garbage() {
 
     let body = "<html>not json | at all</html>";
     let garbage = FaultServer::start(Fault::Reply(
-        format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len()).into_bytes(),
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes(),
     ));
     let run = run_plugin_with(Command::new(BIN).args([
         "--api-url",
@@ -336,13 +442,21 @@ fn amqp_path_without_management_rights() {
     let amqp = r.amqp("amqp").unwrap();
     let consumer = amqp.consume("plain").unwrap();
     r.wait_for("amqp", "plain", 7, 1).unwrap();
-    let api = run_plugin_with(
-        Command::new(BIN)
-            .env("RABBITMQ_PASSWORD", "amqp-pw")
-            .args(["--api-url", &r.api_url(), "--user", "amqponly", "--vhost", "amqp"]),
-    );
+    let api = run_plugin_with(Command::new(BIN).env("RABBITMQ_PASSWORD", "amqp-pw").args([
+        "--api-url",
+        &r.api_url(),
+        "--user",
+        "amqponly",
+        "--vhost",
+        "amqp",
+    ]));
     assert_eq!(api.code, 2);
-    assert!(api.text().contains("the management API refused user 'amqponly'"), "{}", api.stdout);
+    assert!(
+        api.text()
+            .contains("the management API refused user 'amqponly'"),
+        "{}",
+        api.stdout
+    );
 
     let url = format!("amqp://amqponly@127.0.0.1:{}/amqp", r.amqp_port);
     let amqp_run = |args: &[&str], password: &str| {

@@ -434,7 +434,11 @@ fn response_time_thresholds_in_seconds_or_units() {
     let run = web(&["-u", &url, "-w", "1us"]);
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(run.text().contains("(warning > 0.001ms)"), "{}", run.stdout);
-    assert!(run.text().contains(" ms ("), "sub-second times in ms: {}", run.stdout);
+    assert!(
+        run.text().contains(" ms ("),
+        "sub-second times in ms: {}",
+        run.stdout
+    );
     assert_eq!(web(&["-u", &url, "-c", "1us"]).code, 2);
     assert_eq!(web(&["-u", &url, "-w", "5MiB"]).code, 3);
 }

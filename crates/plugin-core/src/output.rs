@@ -468,8 +468,16 @@ mod tests {
         let shown = lines.iter().filter(|l| l.starts_with("queue q")).count();
         let perf = Perfdata::parse_list(&lines.last().unwrap()[2..]).unwrap();
         // Both sides keep a fair share: dozens of each.
-        assert!(shown > 40 && perf.len() > 100, "{shown} lines, {} items", perf.len());
-        assert_eq!(lines[1], "(9821 perfdata items left out: output limit 4096 bytes)".replace("9821", &(10000 - perf.len()).to_string()));
+        assert!(
+            shown > 40 && perf.len() > 100,
+            "{shown} lines, {} items",
+            perf.len()
+        );
+        assert_eq!(
+            lines[1],
+            "(9821 perfdata items left out: output limit 4096 bytes)"
+                .replace("9821", &(10000 - perf.len()).to_string())
+        );
         assert_eq!(lines[2], "queue q00000 has a problem");
     }
 

@@ -38,9 +38,8 @@ pub struct FromFile {
 /// Unreadable or empty is UNKNOWN; a file readable by group or others is read, with a warning.
 pub fn read_file(path: &Path, what: &str) -> Result<FromFile, CheckError> {
     use std::os::unix::fs::PermissionsExt;
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        CheckError::unknown(format!("cannot read {what} {}: {e}", path.display()))
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CheckError::unknown(format!("cannot read {what} {}: {e}", path.display())))?;
     let line = text.lines().next().unwrap_or("").trim_end_matches('\r');
     if line.is_empty() {
         return Err(CheckError::unknown(format!(
@@ -80,10 +79,20 @@ mod tests {
         assert_eq!(format!("{:?}", got.secret), "Secret(***)");
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
         let got = read_file(&f, "--password-file").unwrap();
-        assert!(got.warning.unwrap().contains("readable by others (mode 0644)"));
+        assert!(got
+            .warning
+            .unwrap()
+            .contains("readable by others (mode 0644)"));
         std::fs::write(&f, "\n").unwrap();
-        assert!(read_file(&f, "--password-file").unwrap_err().message.ends_with("is empty"));
+        assert!(read_file(&f, "--password-file")
+            .unwrap_err()
+            .message
+            .ends_with("is empty"));
         let e = read_file(&dir.path().join("none"), "--key-file").unwrap_err();
-        assert!(e.message.starts_with("cannot read --key-file "), "{}", e.message);
+        assert!(
+            e.message.starts_with("cannot read --key-file "),
+            "{}",
+            e.message
+        );
     }
 }

@@ -77,11 +77,7 @@ impl Amqp {
     }
 
     /// Messages and consumers of each named queue (`None`: it does not exist).
-    pub fn queues(
-        &self,
-        ctx: &Context,
-        names: &[String],
-    ) -> Result<Vec<(String, Option<Queue>)>, CheckError> {
+    pub fn queues(&self, ctx: &Context, names: &[String]) -> Result<crate::Selection, CheckError> {
         let left = ctx.remaining().saturating_sub(MARGIN);
         ctx.stage(format!("connecting to {} (AMQP)", self.target));
         let work = async {

@@ -31,11 +31,15 @@ pub struct Api {
 mod tests {
     #[test]
     fn names_are_encoded_as_path_segments() {
-        let args = <crate::tests::T as clap::Parser>::parse_from(["t", "--api-url", "http://h:1/pre"]).b;
+        let args =
+            <crate::tests::T as clap::Parser>::parse_from(["t", "--api-url", "http://h:1/pre"]).b;
         let ctx = plugin_core::Context::new(std::time::Duration::from_secs(1), 0);
         let api = super::Api::new(&args, &ctx, "t").unwrap();
         let url = api.url(&["queues", "zulip/odd vhost", "a.b-c_d~e|f%g h"]);
-        assert_eq!(url.path(), "/pre/api/queues/zulip%2Fodd%20vhost/a.b-c_d~e%7Cf%25g%20h");
+        assert_eq!(
+            url.path(),
+            "/pre/api/queues/zulip%2Fodd%20vhost/a.b-c_d~e%7Cf%25g%20h"
+        );
     }
 }
 
@@ -115,7 +119,10 @@ impl Health {
                 )
             })
             .collect();
-        let reason = self.reason.or(self.status).unwrap_or_else(|| "failed".into());
+        let reason = self
+            .reason
+            .or(self.status)
+            .unwrap_or_else(|| "failed".into());
         if alarms.is_empty() {
             reason
         } else {
@@ -170,7 +177,11 @@ impl Api {
     /// unreserved characters (`/` in a vhost, `|` or `%` in a queue name too; RabbitMQ's web
     /// server refuses a raw `|`).
     fn url(&self, segments: &[&str]) -> Url {
-        const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+        const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+            .remove(b'-')
+            .remove(b'.')
+            .remove(b'_')
+            .remove(b'~');
         let mut url = self.base.clone();
         let mut path = format!("{}api", self.base.path());
         for s in segments {
@@ -197,7 +208,10 @@ impl Api {
                 MAX_REPLY >> 20
             )));
         }
-        if matches!(resp.status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+        if matches!(
+            resp.status,
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+        ) {
             return Err(CheckError::critical(format!(
                 "the management API refused user '{}' ({}{})",
                 self.creds.user,
@@ -232,9 +246,8 @@ impl Api {
     /// Every queue of the vhost, a page at a time.
     pub fn queues(&self, ctx: &Context) -> Result<Vec<Queue>, CheckError> {
         let mut url = self.url(&["queues", &self.vhost]);
-        let vhost_missing = || {
-            CheckError::critical(format!("vhost '{}' does not exist", self.vhost))
-        };
+        let vhost_missing =
+            || CheckError::critical(format!("vhost '{}' does not exist", self.vhost));
         if self.page_size == 0 {
             url.query_pairs_mut().append_pair("columns", COLUMNS);
             ctx.stage(format!("listing the queues of vhost {}", self.vhost));
@@ -252,7 +265,10 @@ impl Api {
                 .append_pair("page", &page.to_string())
                 .append_pair("page_size", &self.page_size.to_string())
                 .append_pair("columns", COLUMNS);
-            ctx.stage(format!("listing the queues of vhost {} (page {page})", self.vhost));
+            ctx.stage(format!(
+                "listing the queues of vhost {} (page {page})",
+                self.vhost
+            ));
             let p = match self.get::<Page>(ctx, paged)? {
                 Reply::Found(p) => p,
                 Reply::NotFound => return Err(vhost_missing()),

@@ -27,8 +27,12 @@ pub const PASSWORD_ENV: &str = "RABBITMQ_PASSWORD";
 #[derive(Args, Debug, Clone)]
 pub struct BrokerArgs {
     /// Management API base URL; user and password may be inside (http://user:pass@host:15672)
-    #[arg(long = "api-url", value_name = "URL", default_value = "http://127.0.0.1:15672",
-          help_heading = "Connection")]
+    #[arg(
+        long = "api-url",
+        value_name = "URL",
+        default_value = "http://127.0.0.1:15672",
+        help_heading = "Connection"
+    )]
     pub api_url: String,
 
     /// Use AMQP instead (named queues only; no management plugin needed): amqp://user@host:5672/vhost
@@ -40,11 +44,20 @@ pub struct BrokerArgs {
     pub user: Option<String>,
 
     /// File whose first line is the password [default: $RABBITMQ_PASSWORD, the URL's, else guest for guest]
-    #[arg(long = "password-file", value_name = "FILE", help_heading = "Connection")]
+    #[arg(
+        long = "password-file",
+        value_name = "FILE",
+        help_heading = "Connection"
+    )]
     pub password_file: Option<PathBuf>,
 
     /// Virtual host (an --amqp-url's path wins)
-    #[arg(long = "vhost", value_name = "VHOST", default_value = "/", help_heading = "Connection")]
+    #[arg(
+        long = "vhost",
+        value_name = "VHOST",
+        default_value = "/",
+        help_heading = "Connection"
+    )]
     pub vhost: String,
 
     /// Queues per management API request: long lists are paged (at most 500; 0: one request)
@@ -88,7 +101,7 @@ pub fn select(
     names: &[String],
     filter: &Filter,
     vhost: &str,
-) -> Result<Option<Vec<(String, Option<Queue>)>>, CheckError> {
+) -> Result<Option<Selection>, CheckError> {
     let found = if names.is_empty() {
         broker
             .all_queues(ctx)?
@@ -98,7 +111,10 @@ pub fn select(
     } else {
         broker.named_queues(ctx, names)?
     };
-    let kept: Vec<_> = found.into_iter().filter(|(n, _)| filter.admits(n)).collect();
+    let kept: Vec<_> = found
+        .into_iter()
+        .filter(|(n, _)| filter.admits(n))
+        .collect();
     if !kept.is_empty() {
         return Ok(Some(kept));
     }
@@ -112,8 +128,13 @@ pub fn select(
     if let Some(r) = &filter.exclude {
         why.push_str(&format!(", --exclude '{r}'"));
     }
-    Err(CheckError::unknown(format!("{why} (--allow-empty makes this OK)")))
+    Err(CheckError::unknown(format!(
+        "{why} (--allow-empty makes this OK)"
+    )))
 }
+
+/// Queues by name, each with what the broker said (`None`: it does not exist).
+pub type Selection = Vec<(String, Option<Queue>)>;
 
 /// A queue as the checks see it. `None` where the broker gave no number (the management API's
 /// statistics of a queue created a moment ago).
@@ -212,11 +233,7 @@ impl Broker {
     }
 
     /// The named queues; `None` for a queue that does not exist.
-    pub fn named_queues(
-        &self,
-        ctx: &Context,
-        names: &[String],
-    ) -> Result<Vec<(String, Option<Queue>)>, CheckError> {
+    pub fn named_queues(&self, ctx: &Context, names: &[String]) -> Result<Selection, CheckError> {
         match self {
             Broker::Api(api) if names.len() == 1 => {
                 Ok(vec![(names[0].clone(), api.queue(ctx, &names[0])?)])
@@ -269,7 +286,10 @@ mod tests {
     fn credentials_come_out_of_urls_decoded() {
         let mut url = Url::parse("http://mon%40itor:p%3Ass@[::1]:15672/").unwrap();
         let (u, p) = take_credentials(&mut url);
-        assert_eq!((u.as_deref(), p.as_deref()), (Some("mon@itor"), Some("p:ss")));
+        assert_eq!(
+            (u.as_deref(), p.as_deref()),
+            (Some("mon@itor"), Some("p:ss"))
+        );
         assert_eq!(url.as_str(), "http://[::1]:15672/");
     }
 
@@ -280,9 +300,16 @@ mod tests {
         let a = args(&[]);
         let c = a.credentials(None, None).unwrap();
         assert_eq!((c.user.as_str(), c.password.expose()), ("guest", "guest"));
-        let c = a.credentials(Some("nagios".into()), Some("fromurl".into())).unwrap();
-        assert_eq!((c.user.as_str(), c.password.expose()), ("nagios", "fromurl"));
-        let e = args(&["--user", "nagios"]).credentials(None, None).unwrap_err();
+        let c = a
+            .credentials(Some("nagios".into()), Some("fromurl".into()))
+            .unwrap();
+        assert_eq!(
+            (c.user.as_str(), c.password.expose()),
+            ("nagios", "fromurl")
+        );
+        let e = args(&["--user", "nagios"])
+            .credentials(None, None)
+            .unwrap_err();
         assert_eq!(
             e.message,
             "no password for RabbitMQ user 'nagios': give --password-file or set RABBITMQ_PASSWORD"
@@ -291,8 +318,13 @@ mod tests {
         let f = dir.path().join("pw");
         std::fs::write(&f, "fromfile\n").unwrap();
         let a = args(&["--user", "nagios", "--password-file", f.to_str().unwrap()]);
-        let c = a.credentials(Some("x".into()), Some("fromurl".into())).unwrap();
-        assert_eq!((c.user.as_str(), c.password.expose()), ("nagios", "fromfile"));
+        let c = a
+            .credentials(Some("x".into()), Some("fromurl".into()))
+            .unwrap();
+        assert_eq!(
+            (c.user.as_str(), c.password.expose()),
+            ("nagios", "fromfile")
+        );
     }
 
     #[test]

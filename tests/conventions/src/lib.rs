@@ -21,6 +21,8 @@ pub fn checks() -> Vec<(Plugin, Command)> {
         check!(check_postgres),
         check!(check_postgres_backup),
         check!(check_postgres_replication_lag),
+        check!(check_rabbitmq_consumers),
+        check!(check_rabbitmq_queues),
         check!(check_website_response),
     ]
 }
@@ -44,6 +46,12 @@ fn description(arg: &clap::Arg) -> String {
 /// Does the check take PostgreSQL connection options (and so a password from the environment)?
 fn is_postgres(cmd: &Command) -> bool {
     cmd.get_arguments().any(|a| a.get_long() == Some("dsn"))
+}
+
+/// Does the check talk to RabbitMQ (and so take its password from the environment)?
+fn is_rabbitmq(cmd: &Command) -> bool {
+    cmd.get_arguments()
+        .any(|a| a.get_long() == Some("amqp-url"))
 }
 
 /// The Icinga 2 CheckCommand for one check, generated from its clap definition: long options,
@@ -72,6 +80,13 @@ pub fn icinga2(plugin: &Plugin, cmd: &Command) -> String {
         out.push_str(&format!(
             "  /* Secrets stay off the command line: libpq's environment. Prefer ~nagios/.pgpass. */\n  \
              env = {{\n    PGPASSWORD = \"${short}_password$\"\n    PGSERVICE = \"${short}_service$\"\n  }}\n"
+        ));
+    }
+    if is_rabbitmq(cmd) {
+        out.push_str(&format!(
+            "  /* Secrets stay off the command line: the password through the environment, or\n   \
+             * --password-file readable by the icinga user only. */\n  \
+             env = {{\n    RABBITMQ_PASSWORD = \"${short}_password$\"\n  }}\n"
         ));
     }
     out.push_str("\n  arguments = {\n");

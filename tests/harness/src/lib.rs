@@ -83,6 +83,7 @@ impl Services {
                 ("CUSTOS_RABBITMQ_AMQP_PORT".into(), r.amqp_port.to_string()),
                 ("CUSTOS_RABBITMQ_API_URL".into(), r.api_url()),
                 ("CUSTOS_RABBITMQ_USER".into(), r.user.clone()),
+                ("CUSTOS_RABBITMQ_PASSWORD".into(), r.password.clone()),
             ]);
         }
         v

@@ -2,8 +2,9 @@
 //! variables pointing at them, stop the servers, exit with COMMAND's status.
 //!
 //! Under `run` (for `make demo` and `make bench`), real AMQP traffic on the test broker:
-//! `custos-harness publish VHOST QUEUE N`, `custos-harness consume VHOST QUEUE SECONDS` (holds
-//! one consumer), `custos-harness declare-queues VHOST PREFIX N`.
+//! `custos-harness publish VHOST QUEUE N` (into a fresh queue), `custos-harness consume VHOST QUEUE SECONDS` (holds
+//! one consumer), `custos-harness declare-queues VHOST PREFIX N`, `custos-harness wait VHOST
+//! QUEUE MESSAGES CONSUMERS` (until the management API's statistics show them).
 
 use anyhow::{Context as _, Result};
 use custos_harness::{guard::Guard, make_base, start_all};
@@ -67,6 +68,11 @@ fn main() {
             }
         }
         // For make demo and make bench, under `custos-harness run`: real AMQP traffic.
+        Some("wait") if args.len() == 5 => (|| -> Result<i32> {
+            let r = custos_harness::rabbitmq();
+            r.wait_for(&args[1], &args[2], args[3].parse()?, args[4].parse()?)?;
+            Ok(0)
+        })(),
         Some(verb @ ("publish" | "consume" | "declare-queues")) if args.len() == 4 => {
             (|| -> Result<i32> {
                 let r = custos_harness::rabbitmq();
@@ -75,7 +81,7 @@ fn main() {
                 let amqp = r.amqp(vhost)?;
                 match verb {
                     "publish" => {
-                        r.api("PUT", &format!("/api/queues/{}/{}", custos_harness::rabbitmq::pct(vhost), custos_harness::rabbitmq::pct(queue)), r#"{"durable":false}"#)?;
+                        r.fresh_queue(vhost, queue)?;
                         amqp.publish(queue, n.parse()?)?;
                     }
                     "declare-queues" => amqp.declare_many(queue, n.parse()?)?,

@@ -128,7 +128,11 @@ impl RabbitMq {
 
     /// Deletes a queue if it exists.
     pub fn delete_queue(&self, vhost: &str, queue: &str) -> Result<()> {
-        let _ = self.api("DELETE", &format!("/api/queues/{}/{}", pct(vhost), pct(queue)), "");
+        let _ = self.api(
+            "DELETE",
+            &format!("/api/queues/{}/{}", pct(vhost), pct(queue)),
+            "",
+        );
         Ok(())
     }
 
