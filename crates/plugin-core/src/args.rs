@@ -55,6 +55,27 @@ pub fn regex(text: &str) -> Result<regex_lite::Regex, String> {
     })
 }
 
+/// A rate of growth, SIZE/DURATION (`50MiB/h`, `1GB/day`, `10MiB/30min`), in bytes per second.
+pub fn rate(text: &str) -> Result<f64, String> {
+    let (size, per) = text
+        .split_once('/')
+        .ok_or_else(|| format!("'{text}': expected SIZE/DURATION, e.g. 50MiB/h"))?;
+    let bytes = crate::units::parse_quantity(size, Dimension::Bytes, 1.0).map_err(|e| e.0)?;
+    // `h` alone is one hour.
+    let per = if per.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        format!("1{per}")
+    } else {
+        per.to_string()
+    };
+    let secs = parse_duration(&per).map_err(|e| e.0)?;
+    if secs <= 0.0 || bytes < 0.0 {
+        return Err(format!(
+            "'{text}': the size and the duration must be positive"
+        ));
+    }
+    Ok(bytes / secs)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -65,6 +86,12 @@ mod tests {
         assert!(super::size("-1").is_err());
         assert!(super::size("5min").is_err());
         assert!(super::regex("^a.*b$").unwrap().is_match("axxb"));
+        assert_eq!(super::rate("36MiB/h"), Ok(36.0 * 1048576.0 / 3600.0));
+        assert_eq!(super::rate("1KiB/2s"), Ok(512.0));
+        assert_eq!(super::rate("1GB/day"), Ok(1e9 / 86400.0));
+        for bad in ["50MiB", "x/h", "1MiB/0s", "1MiB/x", "5min/h"] {
+            assert!(super::rate(bad).is_err(), "{bad}");
+        }
         let e = super::regex("a(").unwrap_err();
         assert!(e.starts_with("invalid regular expression: "), "{e}");
     }

@@ -144,9 +144,58 @@ pub fn write_record(path: &Path, record: &Record) -> std::io::Result<()> {
     write_atomic(path, record.to_line().as_bytes())
 }
 
+/// What a check keeps between runs (leak-detection samples), as JSON. A missing file is a
+/// first run; a file that cannot be read as `T` is replaced, with a note saying so, never a
+/// failure of the check.
+pub fn load_json<T: serde::de::DeserializeOwned + Default>(path: &Path) -> (T, Option<String>) {
+    match fs::read(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (T::default(), None),
+        Err(e) => (
+            T::default(),
+            Some(format!(
+                "cannot read state file {}: {e}; starting anew",
+                path.display()
+            )),
+        ),
+        Ok(bytes) => match serde_json::from_slice(&bytes) {
+            Ok(v) => (v, None),
+            Err(e) => (
+                T::default(),
+                Some(format!(
+                    "state file {} was not valid ({e}); starting anew",
+                    path.display()
+                )),
+            ),
+        },
+    }
+}
+
+/// Saves `value` as JSON to `path`, atomically.
+pub fn save_json<T: serde::Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
+    let bytes = serde_json::to_vec(value).map_err(std::io::Error::other)?;
+    write_atomic(path, &bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_state_survives_and_corruption_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("state.json");
+        let (v, note): (Vec<u32>, _) = load_json(&f);
+        assert_eq!((v, note), (vec![], None));
+        save_json(&f, &vec![1u32, 2]).unwrap();
+        let (v, note): (Vec<u32>, _) = load_json(&f);
+        assert_eq!((v, note), (vec![1, 2], None));
+        std::fs::write(&f, "{not json").unwrap();
+        let (v, note): (Vec<u32>, _) = load_json(&f);
+        assert!(v.is_empty());
+        assert!(note.unwrap().contains("was not valid"));
+        // Nothing but the state file is left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
 
     #[test]
     fn parses_both_zulip_eras() {

@@ -16,14 +16,18 @@ pub fn checks() -> Vec<(Plugin, Command)> {
     }
     vec![
         check!(check_cron_file),
+        check!(check_debian_packages),
         check!(check_email_deliverer_backlog),
+        check!(check_email_deliverer_process),
         check!(check_fts_update_log),
         check!(check_postgres),
         check!(check_postgres_backup),
         check!(check_postgres_replication_lag),
+        check!(check_queue_worker_errors),
         check!(check_rabbitmq_consumers),
         check!(check_rabbitmq_queues),
         check!(check_website_response),
+        check!(check_worker_memory),
     ]
 }
 

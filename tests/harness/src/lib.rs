@@ -25,6 +25,7 @@ pub mod pgcheck;
 pub mod plugin;
 pub mod postgres;
 pub mod rabbitmq;
+pub mod supervisor;
 pub mod util;
 
 pub use nginx::Nginx;

@@ -1,0 +1,302 @@
+//! check_debian_packages: pending upgrades (security first), a reboot that is required, apt
+//! lists that are too old, and unattended-upgrades' last run.
+//!
+//! Replaces Zulip's Perl `check_debian_packages` (2012, unchanged since), which called any
+//! release with "security" in it a security update, and whose `/stable$/` test never matches
+//! on modern apt. Pending upgrades come from `apt-get -s -o Debug::NoLocking=true upgrade` (no
+//! root, no lock), run within the deadline and killed with its process group at it; security
+//! is decided per release ([`apt::is_security_release`], or `--security-regex`).
+
+pub mod apt;
+pub mod host;
+
+use clap::Parser;
+use plugin_core::{
+    args, CheckError, CheckResult, Context, Dimension, Findings, Perfdata, Plugin, Range, Report,
+    State, Thresholds, Uom,
+};
+use regex_lite::Regex;
+use std::path::PathBuf;
+use std::process::Command;
+
+pub const PLUGIN: Plugin = Plugin::new("check_debian_packages", env!("CARGO_PKG_VERSION"));
+
+/// Packages named in the status line; `--list` shows them all.
+const NAMED: usize = 8;
+
+#[derive(Parser, Debug)]
+#[command(about = "Check pending Debian/Ubuntu upgrades, security first, and the host's apt state")]
+pub struct Args {
+    /// Warning range on the number of pending upgrades [default: 0, i.e. any, as Zulip]
+    #[arg(short = 'w', long = "warning", value_name = "RANGE", value_parser = args::count_range,
+          default_value = "0")]
+    pub warning: Range,
+
+    /// Critical range on the number of security upgrades [default: 0, i.e. any, as Zulip]
+    #[arg(short = 'c', long = "critical", value_name = "RANGE", value_parser = args::count_range,
+          default_value = "0")]
+    pub critical: Range,
+
+    /// Only security upgrades matter: others are listed, not a WARNING
+    #[arg(long = "only-security")]
+    pub only_security: bool,
+
+    /// A release (Label:Version/Archive, as apt prints it) is a security one when it matches RE
+    #[arg(long = "security-regex", value_name = "RE", value_parser = args::regex)]
+    pub security_regex: Option<Regex>,
+
+    /// Only packages whose name matches RE
+    #[arg(long = "include", value_name = "RE", value_parser = args::regex)]
+    pub include: Option<Regex>,
+
+    /// Leave out packages whose name matches RE
+    #[arg(long = "exclude", value_name = "RE", value_parser = args::regex)]
+    pub exclude: Option<Regex>,
+
+    /// List every pending upgrade in the long output, security first
+    #[arg(short = 'l', long = "list")]
+    pub list: bool,
+
+    /// Read apt-get -s upgrade's output from FILE instead of running apt-get (saved output)
+    #[arg(long = "input-file", value_name = "FILE")]
+    pub input_file: Option<PathBuf>,
+
+    /// An option for apt-get, KEY=VALUE (repeatable), e.g. Dir::Etc::sourcelist=/etc/apt/x.list
+    #[arg(long = "apt-option", value_name = "KEY=VALUE")]
+    pub apt_option: Vec<String>,
+
+    /// WARNING when the package lists were updated longer ago than this (0: do not check)
+    #[arg(long = "max-list-age", value_name = "DURATION", default_value = "2d",
+          value_parser = args::duration)]
+    pub max_list_age: f64,
+
+    /// Where apt keeps its package lists
+    #[arg(
+        long = "lists-dir",
+        value_name = "DIR",
+        default_value = "/var/lib/apt/lists"
+    )]
+    pub lists_dir: PathBuf,
+
+    /// The file whose presence means a reboot is required (its .pkgs names the packages)
+    #[arg(
+        long = "reboot-file",
+        value_name = "FILE",
+        default_value = "/var/run/reboot-required"
+    )]
+    pub reboot_file: PathBuf,
+
+    /// unattended-upgrades' log, for how its last run went
+    #[arg(
+        long = "unattended-log",
+        value_name = "FILE",
+        default_value = "/var/log/unattended-upgrades/unattended-upgrades.log"
+    )]
+    pub unattended_log: PathBuf,
+}
+
+/// Runs `apt-get -s upgrade` (or reads `--input-file`): its output.
+fn simulate(args: &Args, ctx: &Context) -> Result<String, CheckError> {
+    if let Some(file) = &args.input_file {
+        return std::fs::read_to_string(file).map_err(|e| {
+            CheckError::unknown(format!("cannot read --input-file {}: {e}", file.display()))
+        });
+    }
+    let mut cmd = Command::new("apt-get");
+    cmd.args(["-s", "-o", "Debug::NoLocking=true"]);
+    for o in &args.apt_option {
+        cmd.arg("-o").arg(o);
+    }
+    cmd.arg("upgrade")
+        .env("LC_ALL", "C")
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    let out = plugin_core::process::run(ctx, &mut cmd, "apt-get -s upgrade", 16 << 20)?;
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    if out.code != Some(0) && !text.contains("\nE: ") && !text.starts_with("E: ") {
+        return Err(CheckError::unknown(format!(
+            "apt-get -s upgrade failed ({}): {}",
+            out.code.map_or("killed".into(), |c| format!("exit {c}")),
+            out.complaint()
+        )));
+    }
+    Ok(text)
+}
+
+pub fn check(args: &Args, ctx: &Context) -> CheckResult {
+    let output = simulate(args, ctx)?;
+    let security = |release: &str| match &args.security_regex {
+        Some(re) => re.is_match(release),
+        None => apt::is_security_release(release),
+    };
+    let sim = apt::parse(&output, &security);
+    if !sim.errors.is_empty() {
+        // A lock held, lists that cannot be read: apt could not answer.
+        return Err(
+            CheckError::unknown(format!("apt: {}", sim.errors.join("; "))).details(&sim.warnings),
+        );
+    }
+    let wanted = |name: &str| {
+        args.include.as_ref().is_none_or(|r| r.is_match(name))
+            && !args.exclude.as_ref().is_some_and(|r| r.is_match(name))
+    };
+    let mut upgrades: Vec<&apt::Upgrade> =
+        sim.upgrades.iter().filter(|u| wanted(&u.package)).collect();
+    upgrades.sort_by(|a, b| b.security.cmp(&a.security).then(a.package.cmp(&b.package)));
+    let n_security = upgrades.iter().filter(|u| u.security).count();
+    let n_all = upgrades.len();
+
+    let mut findings = Findings::default();
+    let names = |security: bool| -> String {
+        let list: Vec<&str> = upgrades
+            .iter()
+            .filter(|u| u.security == security)
+            .map(|u| u.package.as_str())
+            .collect();
+        let more = list.len().saturating_sub(NAMED);
+        let mut text = list
+            .iter()
+            .take(NAMED)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if more > 0 {
+            text.push_str(&format!(" and {more} more"));
+        }
+        text
+    };
+    let security_t = Thresholds::new(None, Some(args.critical));
+    let all_t = Thresholds::new(Some(args.warning), None);
+    if let Some((state, _)) = security_t.violated(n_security as f64) {
+        findings.add(
+            state,
+            format!(
+                "{n_security} security upgrade{}: {}",
+                plural(n_security),
+                names(true)
+            ),
+        );
+    }
+    let others = n_all - n_security;
+    if !args.only_security && others > 0 {
+        if let Some((state, _)) = all_t.violated(n_all as f64) {
+            findings.add(
+                state,
+                format!("{others} other upgrade{}: {}", plural(others), names(false)),
+            );
+        }
+    }
+    if let Some(pkgs) = host::reboot_required(&args.reboot_file) {
+        let why = if pkgs.is_empty() {
+            String::new()
+        } else {
+            format!(" by {}", pkgs.join(", "))
+        };
+        findings.add(State::Warning, format!("a reboot is required{why}"));
+    }
+    let list_age = host::lists_age(&args.lists_dir);
+    match list_age {
+        Some(age) if args.max_list_age > 0.0 && age > args.max_list_age => findings.add(
+            State::Warning,
+            format!(
+                "the package lists are {} old (max {}): is apt update running?",
+                Dimension::Time.human(age),
+                Dimension::Time.human(args.max_list_age)
+            ),
+        ),
+        None if args.max_list_age > 0.0 && args.input_file.is_none() => findings.add(
+            State::Warning,
+            format!(
+                "no package lists in {}: apt update has never run",
+                args.lists_dir.display()
+            ),
+        ),
+        _ => {}
+    }
+    let mut details = Vec::new();
+    if let Some(run) = host::unattended_last_run(&args.unattended_log) {
+        if let Some(e) = run.errors.first() {
+            findings.add(
+                State::Warning,
+                format!(
+                    "unattended-upgrades failed on its last run ({}): {e}",
+                    run.started
+                ),
+            );
+        } else {
+            details.push(format!(
+                "unattended-upgrades last ran at {}: {}",
+                run.started,
+                run.outcome.as_deref().unwrap_or("no outcome logged")
+            ));
+        }
+    }
+
+    let mut measured = if n_all == 0 {
+        "no upgrades pending".to_string()
+    } else {
+        format!("{n_all} upgrade{} pending", plural(n_all))
+    };
+    if let Some(age) = list_age {
+        measured.push_str(&format!(
+            " (lists updated {} ago)",
+            Dimension::Time.human(age)
+        ));
+    }
+    if !args.only_security && others > 0 && findings.state() == State::Ok {
+        measured.push_str(&format!(": {}", names(false)));
+    }
+    let mut report = Report::new(findings.state(), findings.summary(Some(&measured)));
+    report.details = details;
+    if !sim.held.is_empty() {
+        report.details.push(format!(
+            "kept back or deferred (not upgraded by apt-get upgrade): {}",
+            sim.held.join(", ")
+        ));
+    }
+    report
+        .details
+        .extend(sim.warnings.iter().map(|w| format!("apt: {w}")));
+    if args.list {
+        report.details.extend(upgrades.iter().map(|u| {
+            format!(
+                "{}{} {} -> {} ({})",
+                if u.security { "security: " } else { "" },
+                u.package,
+                u.old.as_deref().unwrap_or("new"),
+                u.new,
+                u.releases.join(", ")
+            )
+        }));
+    }
+    report.perfdata = vec![
+        Perfdata::new("upgrades", n_all as f64)
+            .thresholds(&all_t)
+            .min(0.0),
+        Perfdata::new("security_upgrades", n_security as f64)
+            .thresholds(&security_t)
+            .min(0.0),
+        Perfdata::new("kept_back", sim.held.len() as f64).min(0.0),
+    ];
+    if let Some(age) = list_age {
+        report.perfdata.push(
+            Perfdata::new("list_age", age.round())
+                .uom(Uom::Seconds)
+                .warning((args.max_list_age > 0.0).then_some(Range {
+                    start: Some(0.0),
+                    end: Some(args.max_list_age),
+                    inside: false,
+                }))
+                .min(0.0),
+        );
+    }
+    Ok(report)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
