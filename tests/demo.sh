@@ -146,3 +146,20 @@ if [ -n "${CUSTOS_RABBITMQ_API_URL:-}" ]; then
     kill $consumers 2>/dev/null
     wait 2>/dev/null
 fi
+
+if [ -n "${CUSTOS_ZULIP_SITE:-}" ]; then
+    echo
+    echo "== check_send_receive_time against the Zulip test server =="
+    umask 077
+    printf '[api]\nemail=%s\nkey=%s\nsite=%s\n' "$CUSTOS_ZULIP_SENDER_EMAIL" "$CUSTOS_ZULIP_SENDER_KEY" "$CUSTOS_ZULIP_SITE" > "$work/zuliprc-send"
+    printf '[api]\nemail=%s\nkey=%s\n' "$CUSTOS_ZULIP_RECEIVER_EMAIL" "$CUSTOS_ZULIP_RECEIVER_KEY" > "$work/zuliprc-receive"
+    umask 022
+    Z="--sender-config $work/zuliprc-send --receiver-config $work/zuliprc-receive"
+    show check_send_receive_time $Z -v
+    show check_send_receive_time $Z --state-file "$work/check_send_receive_state"
+    show check_cron_file "$work/check_send_receive_state"
+    printf 'wrong-key\n' > "$work/bad.key"
+    chmod 600 "$work/bad.key"
+    show check_send_receive_time $Z --receiver-email "$CUSTOS_ZULIP_RECEIVER_EMAIL" --receiver-key-file "$work/bad.key"
+    show check_send_receive_time --site http://127.0.0.1:1 $Z
+fi

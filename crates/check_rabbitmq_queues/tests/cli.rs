@@ -404,7 +404,7 @@ fn broker_down_silent_or_talking_garbage() {
     );
     assert_eq!(
         (run.code, run.text()),
-        (3, &*format!("RABBITMQ_QUEUES UNKNOWN - timed out after 2 seconds while waiting for the response from 127.0.0.1:{}", silent.port))
+        (3, &*format!("RABBITMQ_QUEUES UNKNOWN - timed out after 2 seconds while asking the node's health (alarms): waiting for the response from 127.0.0.1:{}", silent.port))
     );
     assert!(silent.all_closed(Duration::from_secs(1)));
 

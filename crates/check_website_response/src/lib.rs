@@ -279,7 +279,7 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
         None => None,
     };
     let connect_to = match &args.ip {
-        Some(ip) => Some(connect_to(ctx, &url, ip, family)?),
+        Some(ip) => Some(connect_to(&url, ip, family)?),
         None => None,
     };
     let client = Client::new(
@@ -569,12 +569,7 @@ fn read_auth_file(
 }
 
 /// `--ip`: an address, or a name resolved now; the URL must name a host to keep.
-fn connect_to(
-    ctx: &Context,
-    url: &Url,
-    ip: &str,
-    family: Family,
-) -> Result<(String, Vec<IpAddr>), CheckError> {
+fn connect_to(url: &Url, ip: &str, family: Family) -> Result<(String, Vec<IpAddr>), CheckError> {
     let host = match url.host() {
         Some(custos_http::Host::Domain(h)) => h.to_string(),
         _ => {
@@ -587,7 +582,7 @@ fn connect_to(
     let ips: Vec<IpAddr> = match bare.parse::<IpAddr>() {
         Ok(a) => vec![a],
         Err(_) => {
-            ctx.stage(format!("resolving {ip}"));
+            plugin_core::runner::substage(format!("resolving {ip}"));
             (ip, 0)
                 .to_socket_addrs()
                 .map_err(|e| CheckError::critical(format!("cannot resolve --ip {ip}: {e}")))?

@@ -405,7 +405,7 @@ fn headers_method_body_and_basic_auth() {
     assert_eq!(run.code, 0);
     assert!(run
         .stdout
-        .contains("holds a password and is readable by others (mode 0644)"));
+        .contains("holds a secret and is readable by others (mode 0644)"));
     // Wrong password: the server's 401, a WARNING by default.
     std::fs::write(&auth, format!("{}:wrong\n", n.user)).unwrap();
     assert_eq!(web(&["-u", &private, "-a", auth.to_str().unwrap()]).code, 1);
@@ -459,11 +459,13 @@ fn invoked_as_the_old_script() {
     let time = run.perf("time");
     assert_eq!(time.warning.unwrap().to_string(), "6");
     assert_eq!(time.critical.unwrap().to_string(), "12");
-    // 1 ms is exceeded by any real request... and 1 s is not: bare numbers are ms.
+    // 0.001 ms (1 µs) is exceeded by any real request: bare numbers are ms.
     let run = run_plugin(link.to_str().unwrap(), ["-u", &url, "-w", "0.001"]);
     assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(run.perf("time").warning.unwrap().to_string(), "0.000001");
     // Under its own name, the same numbers are seconds.
-    assert_eq!(web(&["-u", &url, "-w", "0.001"]).code, 0);
+    let run = web(&["-u", &url, "-w", "0.001"]);
+    assert_eq!(run.perf("time").warning.unwrap().to_string(), "0.001");
     let https = n.https_url(GOOD_NAME, "/");
     for nocert in [&["-n", "yes"][..], &["-nocert"]] {
         let mut args = vec!["-u", &https, "-I", "127.0.0.1"];

@@ -7,9 +7,9 @@
 //!   trust store is read only when a TLS handshake needs it, so a plain-HTTP check never reads
 //!   it. The async client on the caller's thread avoids the blocking client's extra runtime
 //!   thread and channel hops.
-//! - **One deadline**: a request and its body end before the check's deadline; the stage
+//! - **One deadline**: a request and its body end before the check's deadline; the step
 //!   (`resolving X`, `connecting to A`, `TLS handshake with X`, `waiting for the response`,
-//!   `reading the body`) is kept current for the timeout message.
+//!   `reading the body`) is kept current as the runner's substage, for the timeout message.
 //! - **Our own resolver**, so that `-4`/`-6`, `--ip` (connect elsewhere, keep the name for Host
 //!   and SNI) and DNS failures are ours to report, and its time is measured.
 //! - **Timings** of the first connection: DNS, TCP connect, TLS handshake, first byte, transfer.
@@ -176,6 +176,19 @@ impl Client {
         request: reqwest::RequestBuilder,
         max_body: usize,
     ) -> Result<Response, CheckError> {
+        self.send_within(ctx, request, max_body, ctx.remaining())?
+            .ok_or_else(|| ctx.timed_out())
+    }
+
+    /// The same, giving up after `limit` (a long poll that must leave time for cleaning up):
+    /// `Ok(None)` when the limit (or the deadline) passed first.
+    pub fn send_within(
+        &self,
+        ctx: &Context,
+        request: reqwest::RequestBuilder,
+        max_body: usize,
+        limit: Duration,
+    ) -> Result<Option<Response>, CheckError> {
         let request = request
             .build()
             .map_err(|e| CheckError::unknown(format!("invalid request: {e}")))?;
@@ -191,12 +204,12 @@ impl Client {
         let host = url.host_str().unwrap_or("").to_string();
         let started = Instant::now();
         self.probe.start(host_port(&url));
-        ctx.stage(format!("connecting to {}", host_port(&url)));
-        let left = ctx.remaining().saturating_sub(MARGIN);
+        plugin_core::runner::substage(format!("connecting to {}", host_port(&url)));
+        let left = ctx.remaining().saturating_sub(MARGIN).min(limit);
         let work = async {
             let mut resp = self.http.execute(request).await?;
             let headers_at = Instant::now();
-            plugin_core::runner::stage(format!("reading the body from {}", host_port(&url)));
+            plugin_core::runner::substage(format!("reading the body from {}", host_port(&url)));
             let mut body = Vec::new();
             let mut truncated = false;
             while let Some(chunk) = resp.chunk().await? {
@@ -214,7 +227,7 @@ impl Client {
             .rt
             .block_on(async { tokio::time::timeout(left, work).await });
         let (resp, headers_at, body, truncated) = match outcome {
-            Err(_) => return Err(ctx.timed_out()),
+            Err(_) => return Ok(None),
             Ok(Err(e)) => {
                 return Err(CheckError::critical(describe(&e, &host, &self.probe)));
             }
@@ -226,7 +239,7 @@ impl Client {
             .get::<reqwest::tls::TlsInfo>()
             .and_then(|t| t.peer_certificate())
             .map(<[u8]>::to_vec);
-        Ok(Response {
+        Ok(Some(Response {
             url,
             status: resp.status(),
             version: resp.version(),
@@ -236,7 +249,7 @@ impl Client {
             truncated,
             peer_certificate,
             timings: self.probe.timings(started, headers_at, finished),
-        })
+        }))
     }
 }
 

@@ -35,6 +35,9 @@ pub struct Plugin {
     /// Rewrites the command line before parsing, given the name the binary was invoked as (a
     /// compatibility name such as `check_website_response.sh` keeps its old option syntax).
     pub rewrite_args: Option<RewriteArgs>,
+    /// The default of `--timeout`, seconds (10 unless the check needs longer: a probe whose
+    /// critical threshold is 12 s needs its deadline above that).
+    pub default_timeout: &'static str,
 }
 
 /// A command-line rewrite: `(invoked as, argv) -> argv`.
@@ -48,7 +51,14 @@ impl Plugin {
             version,
             short_status: false,
             rewrite_args: None,
+            default_timeout: "10",
         }
+    }
+
+    /// The same, with another default for `--timeout`.
+    pub const fn with_default_timeout(mut self, seconds: &'static str) -> Plugin {
+        self.default_timeout = seconds;
+        self
     }
 
     /// The same, with a command-line rewrite (see [`Plugin::rewrite_args`]).
@@ -212,11 +222,19 @@ impl Context {
     }
 }
 
-/// Names what the check is doing now, from code that holds no [`Context`] (a client's
-/// callbacks): `... timed out after N seconds while <what>`.
+/// Names what the check is doing now, from code that holds no [`Context`]: `... timed out
+/// after N seconds while <what>`. Clears the [`substage`].
 pub fn stage(what: impl Into<String>) {
     if let Some(shared) = SHARED.get() {
-        *lock(&shared.stage) = Some(what.into());
+        *lock(&shared.stage) = (Some(what.into()), None);
+    }
+}
+
+/// Names the step within the stage, from a client (`waiting for the response from A`): the
+/// timeout message says both, `while registering a queue: waiting for the response from A`.
+pub fn substage(what: impl Into<String>) {
+    if let Some(shared) = SHARED.get() {
+        lock(&shared.stage).1 = Some(what.into());
     }
 }
 
@@ -283,7 +301,8 @@ struct Shared {
     format: OutputFormat,
     output_limit: usize,
     state_file: Option<PathBuf>,
-    stage: Mutex<Option<String>>,
+    /// The stage and the step within it.
+    stage: Mutex<(Option<String>, Option<String>)>,
 }
 
 static SHARED: OnceLock<Shared> = OnceLock::new();
@@ -389,11 +408,11 @@ fn install_panic_hook(plugin: Plugin) {
 /// `timed out after 10 seconds while <stage>`: the one wording of a deadline, for the watchdog
 /// and for a check whose client gave up just before it.
 fn timeout_message(seconds: f64) -> String {
-    let stage = SHARED
-        .get()
-        .and_then(|s| lock(&s.stage).clone())
-        .map(|s| format!(" while {s}"))
-        .unwrap_or_default();
+    let stage = match SHARED.get().map(|s| lock(&s.stage).clone()) {
+        Some((Some(stage), Some(step))) => format!(" while {stage}: {step}"),
+        Some((Some(what), None)) | Some((None, Some(what))) => format!(" while {what}"),
+        _ => String::new(),
+    };
     format!("timed out after {}{stage}", seconds_phrase(seconds))
 }
 
@@ -447,7 +466,14 @@ pub fn command<A: clap::CommandFactory>(plugin: &Plugin) -> clap::Command {
         .bin_name(plugin.name)
         .version(plugin.version)
         .term_width(80)
-        .mut_args(allow_negative_values)
+        .mut_args(|a| {
+            let a = allow_negative_values(a);
+            if a.get_id() == "timeout" {
+                a.default_value(plugin.default_timeout)
+            } else {
+                a
+            }
+        })
 }
 
 /// Parses arguments into the check's own `A` and the [`CommonArgs`]; on `--help`, `--version`
@@ -513,7 +539,7 @@ where
         format: common.output_format,
         output_limit: common.output_limit,
         state_file: common.state_file.clone(),
-        stage: Mutex::new(None),
+        stage: Mutex::new((None, None)),
     });
     start_watchdog(deadline, common.timeout.seconds, timeout_state);
 

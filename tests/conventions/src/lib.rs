@@ -26,6 +26,7 @@ pub fn checks() -> Vec<(Plugin, Command)> {
         check!(check_queue_worker_errors),
         check!(check_rabbitmq_consumers),
         check!(check_rabbitmq_queues),
+        check!(check_send_receive_time),
         check!(check_website_response),
         check!(check_worker_memory),
     ]
@@ -52,6 +53,12 @@ fn is_postgres(cmd: &Command) -> bool {
     cmd.get_arguments().any(|a| a.get_long() == Some("dsn"))
 }
 
+/// Does the check talk to Zulip (and so take its bots' keys from the environment)?
+fn is_zulip(cmd: &Command) -> bool {
+    cmd.get_arguments()
+        .any(|a| a.get_long() == Some("sender-config"))
+}
+
 /// Does the check talk to RabbitMQ (and so take its password from the environment)?
 fn is_rabbitmq(cmd: &Command) -> bool {
     cmd.get_arguments()
@@ -76,10 +83,17 @@ pub fn icinga2(plugin: &Plugin, cmd: &Command) -> String {
         "  command = [ PluginContribDir + \"/{}\" ]\n",
         plugin.name
     ));
-    out.push_str(
-        "  /* Above the plugin's own deadline (--timeout, 10 s by default), so that the plugin's\n   \
-         * message wins; raise both together. */\n  timeout = 15s\n",
-    );
+    let deadline: u64 = cmd
+        .get_arguments()
+        .find(|a| a.get_long() == Some("timeout"))
+        .and_then(|a| a.get_default_values().first())
+        .and_then(|v| v.to_str()?.parse().ok())
+        .unwrap_or(10);
+    out.push_str(&format!(
+        "  /* Above the plugin's own deadline (--timeout, {deadline} s by default), so that the plugin's\n   \
+         * message wins; raise both together. */\n  timeout = {}s\n",
+        deadline + 5
+    ));
     if is_postgres(cmd) {
         out.push_str(&format!(
             "  /* Secrets stay off the command line: libpq's environment. Prefer ~nagios/.pgpass. */\n  \
@@ -91,6 +105,14 @@ pub fn icinga2(plugin: &Plugin, cmd: &Command) -> String {
             "  /* Secrets stay off the command line: the password through the environment, or\n   \
              * --password-file readable by the icinga user only. */\n  \
              env = {{\n    RABBITMQ_PASSWORD = \"${short}_password$\"\n  }}\n"
+        ));
+    }
+    if is_zulip(cmd) {
+        out.push_str(&format!(
+            "  /* Secrets stay off the command line: the bots' keys through the environment, or\n   \
+             * zuliprc files / key files readable by the icinga user only. */\n  \
+             env = {{\n    ZULIP_SENDER_API_KEY = \"${short}_sender_api_key$\"\n    \
+             ZULIP_RECEIVER_API_KEY = \"${short}_receiver_api_key$\"\n  }}\n"
         ));
     }
     out.push_str("\n  arguments = {\n");

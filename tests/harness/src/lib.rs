@@ -27,6 +27,7 @@ pub mod postgres;
 pub mod rabbitmq;
 pub mod supervisor;
 pub mod util;
+pub mod zulip;
 
 pub use nginx::Nginx;
 pub use postgres::Postgres;

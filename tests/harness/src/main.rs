@@ -24,6 +24,13 @@ fn run(cmd: &[String]) -> Result<i32> {
     };
     let json = base.join("services.json");
     std::fs::write(&json, serde_json::to_string_pretty(&services)?)?;
+    // The Zulip test server lives in this process, for make demo, make bench and the daemons'
+    // tests (the check's own tests start theirs, with their knobs).
+    let bots = [
+        ("nagios-send-bot@zulip.test", "custos-send-key"),
+        ("nagios-receive-bot@zulip.test", "custos-receive-key"),
+    ];
+    let zulip = custos_harness::zulip::ZulipServer::start(&bots);
     eprintln!(
         "custos-harness: PostgreSQL primary :{} replica :{}, RabbitMQ amqp :{} api :{}, nginx :{} :{} (ready in {:.1}s, in {})",
         services.postgres.as_ref().map_or(0, |p| p.primary_port),
@@ -38,6 +45,11 @@ fn run(cmd: &[String]) -> Result<i32> {
     let status = Command::new(&cmd[0])
         .args(&cmd[1..])
         .envs(services.env_vars(&json))
+        .env("CUSTOS_ZULIP_SITE", &zulip.url)
+        .env("CUSTOS_ZULIP_SENDER_EMAIL", bots[0].0)
+        .env("CUSTOS_ZULIP_SENDER_KEY", bots[0].1)
+        .env("CUSTOS_ZULIP_RECEIVER_EMAIL", bots[1].0)
+        .env("CUSTOS_ZULIP_RECEIVER_KEY", bots[1].1)
         .status()
         .with_context(|| format!("running {}", cmd[0]));
     let stop = Instant::now();
