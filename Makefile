@@ -49,7 +49,7 @@ demo: deps build
 bench: build
 	@BENCH=1 sh tests/install-deps.sh
 	$(CARGO) build --locked -p custos-harness
-	CUSTOS_RABBITMQ_STATS_MS=5000 $(HARNESS) run -- sh -c 'python3 bench/postgres.py target/release && python3 bench/http.py target/release && python3 bench/rabbitmq.py target/release'
+	CUSTOS_RABBITMQ_STATS_MS=5000 $(HARNESS) run -- sh -c 'python3 bench/postgres.py target/release && python3 bench/http.py target/release && python3 bench/rabbitmq.py target/release && python3 bench/zulip.py target/release'
 
 generate:
 	$(CARGO) run --locked -q -p custos-conventions --bin custos-gen -- icinga2 nagios/icinga2
