@@ -1,32 +1,67 @@
 # custos: Nagios-compatible monitoring plugins.
 #   make build     release binaries in target/release
-#   make install   binaries to $(DESTDIR)$(PLUGINDIR) (default /usr/lib/nagios/plugins)
+#   make install   binaries to $(DESTDIR)$(PLUGINDIR) (default /usr/lib/nagios/plugins), man pages,
+#                  command definitions to $(DATADIR) (default /usr/share/custos); idempotent
+#   make uninstall removes exactly what make install installs
+#   make deb       a Debian package in target/deb (dpkg-deb)
 #   make test      installs missing system packages (as root), then every test against real servers
 #   make lint      rustfmt check and clippy with warnings denied
 #   make bench     peer comparisons against throwaway servers (writes nothing; paste into BENCHMARKS.md)
 #   make demo      release binaries run against throwaway servers, printing each command and output
-#   make generate  nagios/icinga2/*.conf from the checks' options (a test compares them)
+#   make generate  nagios/icinga2/*.conf and man/*.1 from the checks' options (a test compares them)
 #   make clean
 
 CARGO     ?= cargo
 PREFIX    ?= /usr
 DESTDIR   ?=
 PLUGINDIR ?= $(PREFIX)/lib/nagios/plugins
+MANDIR    ?= $(PREFIX)/share/man
+DATADIR   ?= $(PREFIX)/share/custos
+DOCDIR    ?= $(PREFIX)/share/doc/custos
+# Where install-files takes the binaries from (the tests install debug builds).
+BINARIES  ?= target/release
+CONFIGS   := nagios4 icinga2 nrpe cron
 CHECKS    := $(sort $(notdir $(wildcard crates/check_*)))
 HARNESS   := target/debug/custos-harness
 
-.PHONY: all build install test deps lint demo bench generate clean
+.PHONY: all build install install-files uninstall deb test deps lint demo bench generate clean
 
 all: build
 
 build:
 	$(CARGO) build --release --locked $(addprefix -p ,$(CHECKS))
 
-install: build
-	install -d "$(DESTDIR)$(PLUGINDIR)"
-	for c in $(CHECKS); do install -m 0755 "target/release/$$c" "$(DESTDIR)$(PLUGINDIR)/$$c"; done
+install: build install-files
+
+# Installs what is already built; running it again gives the same tree.
+install-files:
+	install -d "$(DESTDIR)$(PLUGINDIR)" "$(DESTDIR)$(MANDIR)/man1" "$(DESTDIR)$(DOCDIR)"
+	for c in $(CHECKS); do \
+	    install -m 0755 "$(BINARIES)/$$c" "$(DESTDIR)$(PLUGINDIR)/$$c" && \
+	    gzip -9 -n -c "man/$$c.1" > "$(DESTDIR)$(MANDIR)/man1/$$c.1.gz" && \
+	    chmod 0644 "$(DESTDIR)$(MANDIR)/man1/$$c.1.gz" || exit 1; \
+	done
 	# The old script's name: bare -w/-c numbers are milliseconds there.
-	ln -sf check_website_response "$(DESTDIR)$(PLUGINDIR)/check_website_response.sh"
+	ln -sfn check_website_response "$(DESTDIR)$(PLUGINDIR)/check_website_response.sh"
+	for d in $(CONFIGS); do \
+	    install -d "$(DESTDIR)$(DATADIR)/$$d" && \
+	    install -m 0644 nagios/$$d/* "$(DESTDIR)$(DATADIR)/$$d/" || exit 1; \
+	done
+	install -m 0644 README.md BENCHMARKS.md "$(DESTDIR)$(DOCDIR)/"
+
+uninstall:
+	for c in $(CHECKS); do rm -f "$(DESTDIR)$(PLUGINDIR)/$$c" "$(DESTDIR)$(MANDIR)/man1/$$c.1.gz"; done
+	rm -f "$(DESTDIR)$(PLUGINDIR)/check_website_response.sh"
+	for d in $(CONFIGS); do \
+	    for f in nagios/$$d/*; do rm -f "$(DESTDIR)$(DATADIR)/$$d/$${f##*/}"; done; \
+	    rmdir "$(DESTDIR)$(DATADIR)/$$d" 2>/dev/null || true; \
+	done
+	rmdir "$(DESTDIR)$(DATADIR)" 2>/dev/null || true
+	rm -f "$(DESTDIR)$(DOCDIR)/README.md" "$(DESTDIR)$(DOCDIR)/BENCHMARKS.md"
+	rmdir "$(DESTDIR)$(DOCDIR)" 2>/dev/null || true
+
+deb: build
+	sh pkg/deb.sh $(BINARIES) target/deb
 
 deps:
 	@sh tests/install-deps.sh
@@ -53,6 +88,7 @@ bench: build
 
 generate:
 	$(CARGO) run --locked -q -p custos-conventions --bin custos-gen -- icinga2 nagios/icinga2
+	$(CARGO) run --locked -q -p custos-conventions --bin custos-gen -- man man
 
 clean:
 	$(CARGO) clean

@@ -8,11 +8,17 @@ PATH="$bindir:$PATH"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
+# Runs a command, prints it with its output and exit code, and records a row of the summary.
 show() {
     out=$("$@" 2>&1)
     rc=$?
     printf '\n$ %s\n%s\n(exit %s)\n' "$*" "$out" "$rc" | sed "s#$work#\$DEMO#g"
+    case $rc in 0) state=OK ;; 1) state=WARNING ;; 2) state=CRITICAL ;; 3) state=UNKNOWN ;; *) state="exit $rc" ;; esac
+    case ${1##*/} in
+        check_*) printf '%s\t%s\t%s\n' "${1##*/}" "$state" "$(printf '%s\n' "$out" | head -n 1 | sed "s#$work#\$DEMO#g")" >> "$work/summary" ;;
+    esac
 }
+start=$(date +%s)
 
 echo "custos demo: binaries from $bindir"
 echo "servers: PostgreSQL primary 127.0.0.1:${CUSTOS_PG_PORT:-?} (replica :${CUSTOS_PG_REPLICA_PORT:-?}), RabbitMQ amqp :${CUSTOS_RABBITMQ_AMQP_PORT:-?}, API ${CUSTOS_RABBITMQ_API_URL:-?}"
@@ -163,3 +169,56 @@ if [ -n "${CUSTOS_ZULIP_SITE:-}" ]; then
     show check_send_receive_time $Z --receiver-email "$CUSTOS_ZULIP_RECEIVER_EMAIL" --receiver-key-file "$work/bad.key"
     show check_send_receive_time --site http://127.0.0.1:1 $Z
 fi
+
+echo
+echo "== host checks: worker memory, the email deliverer, queue worker errors, pending upgrades =="
+manage=/home/zulip/deployments/current/manage.py
+# Processes whose command lines are Zulip's (python3 ... manage.py process_queue --queue_name=Q),
+# each holding a known amount of memory until it is killed.
+hold='import os, sys, time; x = b"\1" * (int(os.environ["MIB"]) << 20); open(os.environ["READY"], "w").close(); time.sleep(300)'
+# argv[0] is "python3", as when manage.py's "#!/usr/bin/env python3" starts them.
+as_python3='import os, sys; os.execv("/usr/bin/python3", ["python3"] + sys.argv[1:])'
+workers=""
+for q in user_activity:40 embed_links:12 deferred_work:8; do
+    MIB=${q##*:} READY="$work/ready-${q%%:*}" /usr/bin/python3 -c "$as_python3" -c "$hold" "$manage" process_queue "--queue_name=${q%%:*}" &
+    workers="$workers $!"
+done
+MIB=1 READY="$work/ready-deliverer" /usr/bin/python3 -c "$as_python3" -c "$hold" "$manage" deliver_scheduled_emails &
+deliverer=$!
+for i in $(seq 50); do
+    [ "$(ls "$work"/ready-* 2>/dev/null | wc -l)" -ge 4 ] && break
+    sleep 0.1
+done
+show check_worker_memory
+show check_worker_memory -w 32MiB -c 200MiB
+show check_worker_memory --metric pss -v
+show check_worker_memory --cmdline "$manage process_queue --queue_name=missedmessage_emails" --min-procs 1
+show check_email_deliverer_process
+show check_email_deliverer_process --min-uptime 1h
+kill $deliverer
+wait $deliverer 2>/dev/null
+show check_email_deliverer_process
+# shellcheck disable=SC2086
+kill $workers
+wait 2>/dev/null
+
+mkdir "$work/queue_error"
+printf '%s\t[{"type": "embed", "message_id": 17}]\n' "$(date -d '-2 days' '+%a %b %e %H:%M:%S %Y')" > "$work/queue_error/embed_links.errors"
+for i in 1 2; do
+    printf '%s\t[{"type": "digest", "user_profile_id": %s}]\n' "$(date -d '-3 minutes' '+%a %b %e %H:%M:%S %Y')" "$i"
+done > "$work/queue_error/deferred_work.errors"
+show check_queue_worker_errors --dir "$work/queue_error"
+show check_queue_worker_errors --dir "$work/queue_error" --max-age 1d
+show check_queue_worker_errors --dir "$work/queue_error" --max-age 1min
+show check_queue_worker_errors --dir "$work/nothing-here"
+
+data=$(cd "$(dirname "$0")/../crates/check_debian_packages/tests/data" && pwd)
+show check_debian_packages --max-list-age 0
+show check_debian_packages --input-file "$data/ubuntu2204-esm-phased-kept-back.txt" --list --max-list-age 0
+show check_debian_packages --input-file "$data/debian12-updates-backports.txt" --only-security --max-list-age 0
+show check_debian_packages --input-file "$data/lock-error.txt"
+
+echo
+echo "== summary: $(wc -l < "$work/summary") runs in $(( $(date +%s) - start )) s =="
+printf "%-32s %-9s %s\n" check state "first line"
+awk -F '\t' '{ line = $3; if (length(line) > 110) line = substr(line, 1, 107) "..."; printf "%-32s %-9s %s\n", $1, $2, line }' "$work/summary"

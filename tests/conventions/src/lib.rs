@@ -32,9 +32,25 @@ pub fn checks() -> Vec<(Plugin, Command)> {
     ]
 }
 
-/// The check's name without `check_`: the Icinga 2 CheckCommand name and variable prefix.
+/// The check's name without `check_`.
 pub fn short_name(cmd: &Command) -> &str {
     cmd.get_name().trim_start_matches("check_")
+}
+
+/// Names the Icinga Template Library already gives a CheckCommand (Debian's icinga2.conf
+/// includes `<plugins-contrib>`, whose `postgres` runs check_postgres.pl): a second object of
+/// the same name is a configuration error, so those checks get a `custos_` prefix.
+pub const ITL_NAMES: &[&str] = &["postgres"];
+
+/// The Icinga 2 CheckCommand name, which is also its variables' prefix: the check's name
+/// without `check_`, or `custos_<name>` where the ITL has that name already.
+pub fn icinga2_name(cmd: &Command) -> String {
+    let short = short_name(cmd);
+    if ITL_NAMES.contains(&short) {
+        format!("custos_{short}")
+    } else {
+        short.to_string()
+    }
 }
 
 fn escape(text: &str) -> String {
@@ -69,7 +85,7 @@ fn is_rabbitmq(cmd: &Command) -> bool {
 /// `<command>_<option>` variables, `set_if` for flags, a timeout above the plugin's default,
 /// and secrets through `env`.
 pub fn icinga2(plugin: &Plugin, cmd: &Command) -> String {
-    let short = short_name(cmd);
+    let short = &icinga2_name(cmd);
     let mut out = String::new();
     let about = cmd.get_about().map(|a| a.to_string()).unwrap_or_default();
     out.push_str(&format!(
@@ -139,4 +155,125 @@ pub fn icinga2(plugin: &Plugin, cmd: &Command) -> String {
     }
     out.push_str("  }\n}\n");
     out
+}
+
+/// The first fenced code block of the check's section (`### check_<name>`) in the README: the
+/// examples of the man page.
+pub fn readme_examples(readme: &str, name: &str) -> Option<String> {
+    let heading = format!("### {name}\n");
+    let start = readme.find(&heading)? + heading.len();
+    let section = &readme[start..];
+    let section = &section[..section.find("\n### ").unwrap_or(section.len())];
+    let open = section.find("\n```")?;
+    let body = &section[open + 4..];
+    let body = &body[body.find('\n')? + 1..];
+    Some(body[..body.find("```")?].trim_end().to_string())
+}
+
+/// The environment a check reads, for its man page: (variable, meaning).
+fn environment(cmd: &Command) -> Vec<(&'static str, &'static str)> {
+    let mut env = Vec::new();
+    if is_postgres(cmd) {
+        env.extend([
+            ("PGHOST, PGHOSTADDR, PGPORT, PGDATABASE, PGUSER", "connection defaults, as libpq reads them; options and --dsn win"),
+            ("PGPASSWORD", "the password (prefer a .pgpass file)"),
+            ("PGPASSFILE", "the password file (default ~/.pgpass; ignored unless mode 0600 or stricter)"),
+            ("PGSERVICE, PGSERVICEFILE, PGSYSCONFDIR", "a pg_service.conf section and where to find it (~/.pg_service.conf, /etc/postgresql-common)"),
+            ("PGSSLMODE, PGSSLROOTCERT", "TLS as libpq: disable, allow, prefer (default), require, verify-ca, verify-full; the root certificate file"),
+            ("PGCONNECT_TIMEOUT, PGAPPNAME", "connect timeout (the check's deadline still applies); application_name (default custos/<check>)"),
+        ]);
+    }
+    if is_rabbitmq(cmd) {
+        env.push((
+            "RABBITMQ_PASSWORD",
+            "the password, unless --password-file is given",
+        ));
+    }
+    if is_zulip(cmd) {
+        env.extend([
+            (
+                "ZULIP_SITE",
+                "the Zulip server, unless --site or a zuliprc gives it",
+            ),
+            (
+                "ZULIP_SENDER_EMAIL, ZULIP_RECEIVER_EMAIL",
+                "the bots' emails, unless an option or zuliprc gives them",
+            ),
+            (
+                "ZULIP_SENDER_API_KEY, ZULIP_RECEIVER_API_KEY",
+                "the bots' API keys, unless a key file or zuliprc gives them",
+            ),
+        ]);
+    }
+    env
+}
+
+/// The man page of one check (section 1), generated from its clap definition (clap_mangen)
+/// with the README's examples and the sections every plugin shares.
+pub fn man(plugin: &Plugin, cmd: &Command, readme: &str) -> String {
+    use clap_mangen::roff::{bold, italic, roman, Roff};
+    let man = clap_mangen::Man::new(cmd.clone())
+        .date("")
+        .source(format!("custos {}", plugin.version))
+        .manual("custos monitoring plugins");
+    let mut out = Vec::new();
+    for render in [
+        clap_mangen::Man::render_title,
+        clap_mangen::Man::render_name_section,
+        clap_mangen::Man::render_synopsis_section,
+        clap_mangen::Man::render_description_section,
+    ] {
+        render(&man, &mut out).expect("rendering to memory");
+    }
+    let mut roff = Roff::new();
+    roff.control("PP", []).text([roman(
+        "A Nagios-compatible plugin: it prints one status line, then long output (one finding per \
+         line) and performance data, and exits with the state. Nothing is written to standard \
+         error. The whole run, including any child process, ends within --timeout.",
+    )]);
+    roff.to_writer(&mut out).expect("rendering to memory");
+    man.render_options_section(&mut out)
+        .expect("rendering to memory");
+
+    let mut roff = Roff::new();
+    if let Some(examples) = readme_examples(readme, plugin.name) {
+        roff.control("SH", ["EXAMPLES"]).control("nf", []);
+        for line in examples.lines() {
+            roff.text([roman(line)]).control("br", []);
+        }
+        roff.control("fi", []);
+    }
+    roff.control("SH", ["EXIT STATUS"]);
+    for (code, meaning) in [
+        ("0", "OK"),
+        ("1", "WARNING"),
+        ("2", "CRITICAL: also when the service is down or refuses"),
+        ("3", "UNKNOWN: the check could not measure (bad options or input, permissions, an unexpected reply, the deadline); also --help and --version"),
+    ] {
+        roff.control("TP", []).text([bold(code)]).text([roman(meaning)]);
+    }
+    let env = environment(cmd);
+    if !env.is_empty() {
+        roff.control("SH", ["ENVIRONMENT"]);
+        for (var, meaning) in env {
+            roff.control("TP", [])
+                .text([bold(var)])
+                .text([roman(meaning)]);
+        }
+        roff.control("PP", []).text([roman(
+            "Secrets never need to be on the command line and never appear in any output.",
+        )]);
+    }
+    roff.control("SH", ["SEE ALSO"]).text([
+        roman("The custos README ("),
+        italic("/usr/share/doc/custos/README.md"),
+        roman(
+            ") for thresholds, states and output in detail; command definitions for Nagios 4, \
+               Icinga 2, NRPE and cron in ",
+        ),
+        italic("/usr/share/custos/"),
+        roman("."),
+    ]);
+    roff.to_writer(&mut out).expect("rendering to memory");
+    String::from_utf8(out).expect("roff is UTF-8")
 }

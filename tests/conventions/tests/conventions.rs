@@ -144,7 +144,7 @@ fn every_option_is_in_the_command_definitions() {
     let nrpe = read("nagios/nrpe/custos.cfg");
     for cmd in checks() {
         let name = cmd.get_name();
-        let short = name.strip_prefix("check_").unwrap();
+        let short = &custos_conventions::icinga2_name(&cmd);
         let icinga = read(&format!("nagios/icinga2/{short}.conf"));
         assert!(
             icinga.contains(&format!("object CheckCommand \"{short}\"")),
@@ -178,11 +178,84 @@ fn every_option_is_in_the_command_definitions() {
 #[test]
 fn icinga2_files_are_generated_from_the_options() {
     for (plugin, cmd) in custos_conventions::checks() {
-        let short = custos_conventions::short_name(&cmd);
+        let short = custos_conventions::icinga2_name(&cmd);
         let shipped = read(&format!("nagios/icinga2/{short}.conf"));
         assert!(
             shipped == custos_conventions::icinga2(&plugin, &cmd),
             "nagios/icinga2/{short}.conf differs from what the options generate: run `make generate`"
+        );
+    }
+}
+
+#[test]
+fn man_pages_are_generated_from_the_options() {
+    let readme = read("README.md");
+    for (plugin, cmd) in custos_conventions::checks() {
+        let shipped = read(&format!("man/{}.1", plugin.name));
+        assert!(
+            shipped == custos_conventions::man(&plugin, &cmd, &readme),
+            "man/{}.1 differs from what the options and README generate: run `make generate`",
+            plugin.name
+        );
+        // Every option is in the page (clap_mangen escapes '-' as '\-').
+        for arg in cmd.get_arguments() {
+            if let Some(long) = arg.get_long() {
+                let roff_long = format!("\\-\\-{}", long.replace('-', "\\-"));
+                assert!(
+                    shipped.contains(&roff_long),
+                    "man/{}.1 lacks --{long}",
+                    plugin.name
+                );
+            }
+        }
+        assert!(
+            shipped.contains(".SH EXAMPLES"),
+            "man/{}.1 has no examples: the README's section {} needs a code block",
+            plugin.name,
+            plugin.name
+        );
+    }
+}
+
+#[test]
+fn readme_examples_are_the_first_code_block_of_the_section() {
+    let readme = "### check_a\ntext\n```sh\ncheck_a -w 1\ncheck_a -c 2\n```\nmore\n```\nsecond\n```\n### check_b\nno code\n";
+    assert_eq!(
+        custos_conventions::readme_examples(readme, "check_a").as_deref(),
+        Some("check_a -w 1\ncheck_a -c 2")
+    );
+    assert_eq!(custos_conventions::readme_examples(readme, "check_b"), None);
+    assert_eq!(custos_conventions::readme_examples(readme, "check_c"), None);
+}
+
+#[test]
+fn icinga2_names_do_not_clash_with_the_template_library() {
+    // The ITL ships with icinga2 (make test installs it).
+    let itl = Path::new("/usr/share/icinga2/include");
+    let mut defined = String::new();
+    let mut stack = vec![itl.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).expect("the Icinga Template Library (Debian's icinga2)") {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                defined.push_str(&std::fs::read_to_string(&p).unwrap_or_default());
+            }
+        }
+    }
+    for cmd in checks() {
+        let name = custos_conventions::icinga2_name(&cmd);
+        assert!(
+            !defined.contains(&format!("CheckCommand \"{name}\"")),
+            "the ITL already defines CheckCommand {name}: add it to ITL_NAMES"
+        );
+    }
+    // Every exception is needed.
+    for taken in custos_conventions::ITL_NAMES {
+        assert!(
+            defined.contains(&format!("CheckCommand \"{taken}\"")),
+            "{taken} is free in the ITL"
         );
     }
 }

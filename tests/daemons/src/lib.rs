@@ -320,7 +320,8 @@ impl Icinga {
         ]
     }
 
-    /// Writes `icinga2.conf` with the shipped CheckCommands, `objects`, the checker and the
+    /// Writes `icinga2.conf` with the Template Library as Debian's icinga2.conf includes it, the
+    /// shipped CheckCommands, `objects`, the checker and the
     /// PerfdataWriter; returns its path.
     pub fn config(dir: &Path, plugins: &Path, objects: &str) -> Result<PathBuf> {
         for sub in ["cache", "data", "log", "run/icinga2", "spool"] {
@@ -331,7 +332,10 @@ impl Icinga {
             &conf,
             format!(
                 "const PluginDir = \"/usr/lib/nagios/plugins\"\n\
-                 const PluginContribDir = \"{plugins}\"\ninclude <itl>\n\
+                 const ManubulonPluginDir = \"/usr/lib/nagios/plugins\"\n\
+                 const PluginContribDir = \"{plugins}\"\n\
+                 include <itl>\ninclude <plugins>\ninclude <plugins-contrib>\ninclude <manubulon>\n\
+                 include <windows-plugins>\ninclude <nscp>\n\
                  include \"{repo}/nagios/icinga2/*.conf\"\n\
                  object CheckerComponent \"checker\" {{ }}\n\
                  object PerfdataWriter \"perfdata\" {{\n  host_perfdata_path = \"{d}/spool/host\"\n  \

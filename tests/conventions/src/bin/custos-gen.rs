@@ -1,17 +1,32 @@
-//! `custos-gen icinga2 DIR`: writes one Icinga 2 CheckCommand file per check into DIR
-//! (`nagios/icinga2` in the repository; `make generate`).
+//! `custos-gen icinga2 DIR`: one Icinga 2 CheckCommand file per check (`nagios/icinga2`);
+//! `custos-gen man DIR`: one man page per check (`man/`). `make generate` runs both.
+
+use std::path::Path;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let (Some("icinga2"), Some(dir)) = (args.get(1).map(String::as_str), args.get(2)) else {
-        eprintln!("usage: custos-gen icinga2 DIR");
+    let (Some(what @ ("icinga2" | "man")), Some(dir)) =
+        (args.get(1).map(String::as_str), args.get(2))
+    else {
+        eprintln!("usage: custos-gen icinga2|man DIR");
         std::process::exit(2);
     };
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .expect("reading README.md");
     for (plugin, cmd) in custos_conventions::checks() {
-        let path = std::path::Path::new(dir)
-            .join(format!("{}.conf", custos_conventions::short_name(&cmd)));
-        std::fs::write(&path, custos_conventions::icinga2(&plugin, &cmd))
-            .unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+        let (path, text) = if what == "man" {
+            (
+                Path::new(dir).join(format!("{}.1", plugin.name)),
+                custos_conventions::man(&plugin, &cmd, &readme),
+            )
+        } else {
+            (
+                Path::new(dir).join(format!("{}.conf", custos_conventions::icinga2_name(&cmd))),
+                custos_conventions::icinga2(&plugin, &cmd),
+            )
+        };
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
         println!("{}", path.display());
     }
 }
