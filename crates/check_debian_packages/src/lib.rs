@@ -3,12 +3,15 @@
 //!
 //! Replaces Zulip's Perl `check_debian_packages` (2012, unchanged since), which called any
 //! release with "security" in it a security update, and whose `/stable$/` test never matches
-//! on modern apt. Pending upgrades come from `apt-get -s -o Debug::NoLocking=true upgrade` (no
-//! root, no lock), run within the deadline and killed with its process group at it; security
-//! is decided per release ([`apt::is_security_release`], or `--security-regex`).
+//! on modern apt. Pending upgrades come from the [`native`] engine (dpkg's status and apt's
+//! lists, as apt's policy and keep-back resolver read them), or from `apt-get -s -o
+//! Debug::NoLocking=true upgrade` (no root, no lock, killed with its process group at the
+//! deadline) with `--engine apt` or where the native engine does not model apt's answer;
+//! security is decided per release ([`apt::is_security_release`], or `--security-regex`).
 
 pub mod apt;
 pub mod host;
+pub mod native;
 
 use clap::Parser;
 use plugin_core::{
@@ -61,9 +64,19 @@ pub struct Args {
     #[arg(long = "input-file", value_name = "FILE")]
     pub input_file: Option<PathBuf>,
 
-    /// An option for apt-get, KEY=VALUE (repeatable), e.g. Dir::Etc::sourcelist=/etc/apt/x.list
+    /// An option for apt, KEY=VALUE (repeatable), e.g. Dir::Etc::sourcelist=/etc/apt/x.list
     #[arg(long = "apt-option", value_name = "KEY=VALUE")]
     pub apt_option: Vec<String>,
+
+    /// How pending upgrades are found: native (read dpkg's status and apt's lists, falling back
+    /// to apt where it cannot model apt) or apt (apt-get -s upgrade)
+    #[arg(
+        long = "engine",
+        value_name = "ENGINE",
+        value_enum,
+        default_value = "native"
+    )]
+    pub engine: Engine,
 
     /// WARNING when the package lists were updated longer ago than this (0: do not check)
     #[arg(long = "max-list-age", value_name = "DURATION", default_value = "2d",
@@ -95,6 +108,58 @@ pub struct Args {
     pub unattended_log: PathBuf,
 }
 
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
+pub enum Engine {
+    /// Read dpkg's status file and apt's lists (tens of milliseconds)
+    Native,
+    /// Run apt-get -s upgrade (seconds)
+    Apt,
+}
+
+/// apt's configuration as apt resolves it (`apt-config dump`, with the --apt-option values).
+fn apt_config(args: &Args, ctx: &Context) -> Result<native::config::AptConfig, CheckError> {
+    let mut cmd = Command::new("apt-config");
+    for o in &args.apt_option {
+        cmd.arg("-o").arg(o);
+    }
+    cmd.args(["dump", "--format", "%f=%v%n"]).env("LC_ALL", "C");
+    let out = plugin_core::process::run(ctx, &mut cmd, "apt-config dump", 4 << 20)?;
+    if out.code != Some(0) {
+        return Err(CheckError::unknown(format!(
+            "apt-config: {}",
+            out.complaint()
+        )));
+    }
+    Ok(native::config::AptConfig::parse(&String::from_utf8_lossy(
+        &out.stdout,
+    )))
+}
+
+/// The pending upgrades, and a note on how they were found.
+fn pending(
+    args: &Args,
+    ctx: &Context,
+    security: &dyn Fn(&str) -> bool,
+) -> Result<(apt::Simulation, String), CheckError> {
+    let mut why_apt = String::from("--engine apt");
+    if args.input_file.is_none() && args.engine == Engine::Native {
+        let config = apt_config(args, ctx)?;
+        ctx.stage("reading dpkg's status and apt's lists");
+        match native::simulate(&config, security) {
+            Ok(sim) => return Ok((sim, "engine: native".into())),
+            Err(native::Unsupported(why)) => {
+                why_apt = format!("the native engine does not model {why}")
+            }
+        }
+    }
+    let output = simulate(args, ctx)?;
+    let note = match &args.input_file {
+        Some(f) => format!("engine: apt output from {}", f.display()),
+        None => format!("engine: apt-get -s upgrade ({why_apt})"),
+    };
+    Ok((apt::parse(&output, security), note))
+}
+
 /// Runs `apt-get -s upgrade` (or reads `--input-file`): its output.
 fn simulate(args: &Args, ctx: &Context) -> Result<String, CheckError> {
     if let Some(file) = &args.input_file {
@@ -124,16 +189,17 @@ fn simulate(args: &Args, ctx: &Context) -> Result<String, CheckError> {
 }
 
 pub fn check(args: &Args, ctx: &Context) -> CheckResult {
-    let output = simulate(args, ctx)?;
     let security = |release: &str| match &args.security_regex {
         Some(re) => re.is_match(release),
         None => apt::is_security_release(release),
     };
-    let sim = apt::parse(&output, &security);
+    let (sim, engine) = pending(args, ctx, &security)?;
     if !sim.errors.is_empty() {
         // A lock held, lists that cannot be read: apt could not answer.
+        let mut details = sim.warnings.clone();
+        details.push(engine);
         return Err(
-            CheckError::unknown(format!("apt: {}", sim.errors.join("; "))).details(&sim.warnings),
+            CheckError::unknown(format!("apt: {}", sim.errors.join("; "))).details(&details),
         );
     }
     let wanted = |name: &str| {
@@ -247,6 +313,9 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
         measured.push_str(&format!(": {}", names(false)));
     }
     let mut report = Report::new(findings.state(), findings.summary(Some(&measured)));
+    if ctx.verbosity > 0 || engine.contains("does not model") {
+        details.push(engine);
+    }
     report.details = details;
     if !sim.held.is_empty() {
         report.details.push(format!(

@@ -289,44 +289,53 @@ fn the_real_apt_agrees_with_apt_list() {
     );
 }
 
-/// apt-get stuck (its status file is a FIFO nobody writes): killed with its process group at
-/// the deadline, nothing left behind.
+/// dpkg's status file a FIFO nobody writes: apt-get stuck (killed with its process group at
+/// the deadline, nothing left behind), or the native engine stuck reading it; both end at the
+/// deadline saying where.
 #[test]
 fn a_stuck_apt_is_killed_at_the_deadline() {
-    let h = Host::new();
-    let fifo = h.path("status");
-    custos_harness::util::mkfifo(&fifo);
-    let opt = format!("Dir::State::status={}", fifo.display());
-    let run = h.run(
-        None,
-        &[
-            "--apt-option",
-            &opt,
-            "-t",
-            "2",
-            "--timeout-result",
-            "critical",
-        ],
-    );
-    assert!(
-        run.elapsed < Duration::from_millis(2500),
-        "{:?}",
-        run.elapsed
-    );
-    assert_eq!(
-        (run.code, run.text()),
-        (
-            2,
-            "DEBIAN_PACKAGES CRITICAL - timed out after 2 seconds while running apt-get -s upgrade"
-        )
-    );
-    std::thread::sleep(Duration::from_millis(200));
-    let left: Vec<String> = std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-        .filter(|c| c.contains(&opt))
-        .collect();
-    assert!(left.is_empty(), "apt-get left behind: {left:?}");
+    for (engine, stage) in [
+        ("apt", "running apt-get -s upgrade"),
+        ("native", "reading dpkg's status and apt's lists"),
+    ] {
+        let h = Host::new();
+        let fifo = h.path("status");
+        custos_harness::util::mkfifo(&fifo);
+        let opt = format!("Dir::State::status={}", fifo.display());
+        let run = h.run(
+            None,
+            &[
+                "--engine",
+                engine,
+                "--apt-option",
+                &opt,
+                "-t",
+                "2",
+                "--timeout-result",
+                "critical",
+            ],
+        );
+        assert!(
+            run.elapsed < Duration::from_millis(2500),
+            "{engine}: {:?}",
+            run.elapsed
+        );
+        assert_eq!(
+            (run.code, run.text()),
+            (
+                2,
+                format!("DEBIAN_PACKAGES CRITICAL - timed out after 2 seconds while {stage}")
+                    .as_str()
+            )
+        );
+        std::thread::sleep(Duration::from_millis(200));
+        let left: Vec<String> = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .filter(|c| c.contains(&opt))
+            .collect();
+        assert!(left.is_empty(), "{engine}: left behind: {left:?}");
+    }
 }
