@@ -6,7 +6,7 @@
 #   make deb       a Debian package in target/deb (dpkg-deb)
 #   make test      installs missing system packages (as root), then every test against real servers
 #   make lint      rustfmt check and clippy with warnings denied
-#   make bench     peer comparisons against throwaway servers (writes nothing; paste into BENCHMARKS.md)
+#   make bench     peer comparisons and growth curves against throwaway servers: writes BENCHMARKS.md
 #   make demo      release binaries run against throwaway servers, printing each command and output
 #   make generate  nagios/icinga2/*.conf and man/*.1 from the checks' options (a test compares them)
 #   make clean
@@ -81,10 +81,11 @@ demo: deps build
 	$(CARGO) build --locked -p custos-harness
 	$(HARNESS) run -- sh tests/demo.sh target/release
 
+# SECTIONS: some of machine size host postgres web rabbitmq zulip scale (default: all).
 bench: build
 	@BENCH=1 sh tests/install-deps.sh
 	$(CARGO) build --locked -p custos-harness
-	CUSTOS_RABBITMQ_STATS_MS=5000 $(HARNESS) run -- sh -c 'python3 bench/postgres.py target/release && python3 bench/http.py target/release && python3 bench/rabbitmq.py target/release && python3 bench/zulip.py target/release'
+	CUSTOS_RABBITMQ_STATS_MS=5000 $(HARNESS) run -- python3 bench/run.py target/release $(SECTIONS)
 
 generate:
 	$(CARGO) run --locked -q -p custos-conventions --bin custos-gen -- icinga2 nagios/icinga2

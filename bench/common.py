@@ -1,61 +1,102 @@
-"""Shared measuring for custos' peer benchmarks: wall time, CPU (user+sys) and peak RSS of a
-command, alternating between the commands of a group, medians of RUNS runs.
+"""Shared measuring for custos' benchmarks (bench/run.py drives them; results land in
+target/bench/results.json and bench/report.py turns them into BENCHMARKS.md).
 
-Wall comes from a monotonic clock around fork/exec/wait; CPU from wait4(2)'s rusage; peak RSS from
-GNU time's %M in separate runs (the rusage of a child forked by Python counts Python's own pages
-copied before exec).
+Each group of commands does the same work. hyperfine (-N: no shell; -i: a plugin's exit 1-3 is
+not a failure) runs them in ROUNDS rounds, the order reversed every other round so that no
+command always runs first or last; wall is the median of all runs, CPU the mean user+sys that
+hyperfine reads from the children's rusage. Peak RSS is the median of RSS_RUNS separate runs
+under GNU time (`/usr/bin/time -v`, "Maximum resident set size").
 """
-import os, platform, statistics, subprocess, time
+import json, os, shlex, statistics, subprocess, tempfile
 
 RUNS = int(os.environ.get("RUNS", "30"))
+ROUNDS = int(os.environ.get("ROUNDS", "3"))
+RSS_RUNS = int(os.environ.get("RSS_RUNS", "5"))
+RESULTS = os.environ.get("CUSTOS_BENCH_RESULTS", "target/bench/results.json")
 
 
-def rss_kib(cmd, env):
-    out = subprocess.run(["/usr/bin/time", "-f", "RSS %M", *cmd], env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True).stderr
-    return int([l for l in out.splitlines() if l.startswith("RSS ")][-1].split()[1])
+def load():
+    try:
+        with open(RESULTS) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
 
 
-def once(cmd, env):
-    t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    out = p.stdout.read()
-    _, status, ru = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t0
-    code = os.waitstatus_to_exitcode(status)
-    return wall, ru.ru_utime + ru.ru_stime, code, out.decode(errors="replace")
+def save(data):
+    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
+    tmp = RESULTS + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+    os.replace(tmp, RESULTS)
 
 
-def header():
-    print(f"Machine: {os.cpu_count()} cores, {platform.platform()}; {RUNS} runs each, alternating.\n")
+def record(section, key, value):
+    """Stores one result (merged into results.json, so that sections can be re-run alone)."""
+    data = load()
+    data.setdefault(section, {})[key] = value
+    save(data)
 
 
-def compare(title, cmds, env, runs=RUNS):
-    """Runs each (name, argv) of `cmds` `runs` times, alternating, and prints a Markdown table;
-    the first command is the reference for the ratios. Returns {name: (wall, cpu, rss)}."""
-    for _, cmd in cmds:  # warm-up, and show what each prints
-        _, _, code, out = once(cmd, env)
-        first = out.splitlines()[0][:160] if out else ""
-        print(f"    {os.path.basename(cmd[0])} (exit {code}): {first}")
+def peak_rss_kib(argv, env):
+    out = subprocess.run(["/usr/bin/time", "-v", *argv], env=env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True).stderr
+    for line in out.splitlines():
+        if "Maximum resident set size" in line:
+            return int(line.rsplit(":", 1)[1])
+    raise SystemExit(f"no RSS from /usr/bin/time for {argv}: {out[-300:]}")
+
+
+def first_line(argv, env):
+    p = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    text = p.stdout.decode(errors="replace")
+    return p.returncode, (text.splitlines() or [""])[0][:200]
+
+
+def measure(group, cmds, env, runs=None, section="peers"):
+    """Runs each (name, argv) of `cmds` on the same work and records
+    {name: {wall_ms, cpu_ms, rss_mib, runs, exit, first_line}} under section/group, the first
+    command being custos (the reference of the ratios)."""
+    runs = runs or RUNS
+    per_round = max(2, -(-runs // ROUNDS))
+    samples = {name: {"times": [], "cpu": [], "codes": []} for name, _ in cmds}
+    info = {}
+    for name, argv in cmds:
+        code, line = first_line(argv, env)
+        print(f"    {name} (exit {code}): {line}", flush=True)
         if code not in (0, 1, 2, 3):
-            raise SystemExit(f"{cmd[0]} exited {code}: not a plugin result, nothing to compare")
-    samples = {name: [] for name, _ in cmds}
-    rss = {name: [] for name, _ in cmds}
-    for _ in range(runs):
-        for name, cmd in cmds:
-            samples[name].append(once(cmd, env)[:2])
-            rss[name].append(rss_kib(cmd, env))
-    print(f"\n#### {title}\n")
-    print("| command | wall ms | CPU ms | peak RSS MiB | wall vs first | CPU vs first |")
-    print("|---|---|---|---|---|---|")
-    result, base = {}, None
-    for name, _ in cmds:
+            raise SystemExit(f"{name} exited {code}: not a plugin result, nothing to compare")
+        info[name] = (code, line)
+    for rnd in range(ROUNDS):
+        order = cmds if rnd % 2 == 0 else list(reversed(cmds))
+        with tempfile.NamedTemporaryFile(suffix=".json") as out:
+            # hyperfine warns on stderr about every non-zero exit it ignores: kept quiet.
+            p = subprocess.run(["hyperfine", "-N", "-i", "--style", "none", "--warmup", "2",
+                                "--runs", str(per_round), "--export-json", out.name,
+                                *[shlex.join(argv) for _, argv in order]],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
+            if p.returncode != 0:
+                raise SystemExit(f"hyperfine failed on {group}: {p.stderr[-500:]}")
+            res = json.load(open(out.name))["results"]
+        for (name, _), r in zip(order, res):
+            samples[name]["times"].extend(r["times"])
+            samples[name]["cpu"].append((r["user"] + r["system"], len(r["times"])))
+    result = {}
+    for name, argv in cmds:
         s = samples[name]
-        wall = statistics.median(x[0] for x in s) * 1000
-        cpu = statistics.median(x[1] for x in s) * 1000
-        peak = statistics.median(rss[name]) / 1024
-        base = base or (wall, cpu)
-        result[name] = (wall, cpu, peak)
-        print(f"| {name} | {wall:.1f} | {cpu:.1f} | {peak:.1f} | {wall / base[0]:.2f}x | {cpu / base[1]:.2f}x |")
-    print()
+        n = sum(k for _, k in s["cpu"])
+        rss = [peak_rss_kib(argv, env) for _ in range(RSS_RUNS)]
+        result[name] = {
+            "wall_ms": statistics.median(s["times"]) * 1000,
+            "cpu_ms": sum(c * k for c, k in s["cpu"]) / n * 1000,
+            "rss_mib": statistics.median(rss) / 1024,
+            "runs": len(s["times"]),
+            "exit": info[name][0],
+            "first_line": info[name][1],
+            "command": shlex.join(argv),
+        }
+        r = result[name]
+        print(f"  {name}: {r['wall_ms']:.1f} ms wall, {r['cpu_ms']:.1f} ms CPU, {r['rss_mib']:.1f} MiB ({r['runs']} runs)", flush=True)
+    record(section, group, {"order": [n for n, _ in cmds], "rows": result})
     return result

@@ -3,41 +3,65 @@
 (monitoring-plugins) and check_postgres.pl (Debian's check-postgres), on the same cluster,
 over TCP with the same password (bench/common.py measures).
 
-Run under the harness (make bench):  custos-harness run -- python3 bench/postgres.py BINDIR
+Under the harness (make bench runs it through bench/run.py).
 """
-import json, os, sys
+import json, os, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import compare, header  # noqa: E402
+from common import measure  # noqa: E402
 
-bindir = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "target/release")
-svc = json.load(open(os.environ["CUSTOS_SERVICES"]))["postgres"]
-host, port, rport = "127.0.0.1", str(svc["primary_port"]), str(svc["replica_port"])
-user, db = svc["user"], svc["dbname"]
-env = dict(os.environ, PGPASSWORD=svc["password"], HOME="/nonexistent")
-for k in ("PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGSERVICE"):
-    env.pop(k, None)
 
-conn = ["-H", host, "-p", port, "-U", user, "-d", db]
-pl = ["/usr/bin/check_postgres", "--host", host, "--port", port, "--dbuser", user, "--dbname", db]
-groups = [
-    ("connection", [
-        ("custos check_postgres --action=connection", [f"{bindir}/check_postgres", *conn, "--action", "connection"]),
-        ("check_pgsql", ["/usr/lib/nagios/plugins/check_pgsql", "-H", host, "-P", port, "-l", user, "-d", db]),
-        ("check_postgres.pl --action=connection", [*pl, "--action=connection"]),
-    ]),
-    ("backends", [
-        ("custos check_postgres --action=backends", [f"{bindir}/check_postgres", *conn, "--action", "backends"]),
-        ("check_postgres.pl --action=backends", [*pl, "--action=backends"]),
-    ]),
-    ("replication lag", [
-        ("custos check_postgres_replication_lag", [f"{bindir}/check_postgres_replication_lag", *conn, "--replicas-warning", "1:"]),
-        ("check_postgres.pl --action=hot_standby_delay", [
-            "/usr/bin/check_postgres", "--action=hot_standby_delay", "--host", f"{host},{host}",
-            "--port", f"{port},{rport}", "--dbuser", user, "--dbname", db, "-w", "16777216", "-c", "83886080"]),
-    ]),
-]
+def run(bindir):
+    svc = json.load(open(os.environ["CUSTOS_SERVICES"]))["postgres"]
+    host, port, rport = "127.0.0.1", str(svc["primary_port"]), str(svc["replica_port"])
+    user, db = svc["user"], svc["dbname"]
+    env = dict(os.environ, PGPASSWORD=svc["password"], HOME="/nonexistent")
+    for k in ("PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGSERVICE"):
+        env.pop(k, None)
 
-header()
-for title, cmds in groups:
-    compare(title, cmds, env)
+    conn = ["-H", host, "-p", port, "-U", user, "-d", db]
+    pl = ["/usr/bin/check_postgres", "--host", host, "--port", port, "--dbuser", user, "--dbname", db]
+    groups = [
+        ("pg_connection", [
+            ("custos check_postgres --action=connection", [f"{bindir}/check_postgres", *conn, "--action", "connection"]),
+            ("check_pgsql", ["/usr/lib/nagios/plugins/check_pgsql", "-H", host, "-P", port, "-l", user, "-d", db]),
+            ("check_postgres.pl --action=connection", [*pl, "--action=connection"]),
+        ]),
+        ("pg_backends", [
+            ("custos check_postgres --action=backends", [f"{bindir}/check_postgres", *conn, "--action", "backends"]),
+            ("check_postgres.pl --action=backends", [*pl, "--action=backends"]),
+        ]),
+        ("pg_replication_lag", [
+            ("custos check_postgres_replication_lag", [f"{bindir}/check_postgres_replication_lag", *conn, "--replicas-warning", "1:"]),
+            ("check_postgres.pl --action=hot_standby_delay", [
+                "/usr/bin/check_postgres", "--action=hot_standby_delay", "--host", f"{host},{host}",
+                "--port", f"{port},{rport}", "--dbuser", user, "--dbname", db, "-w", "16777216", "-c", "83886080"]),
+        ]),
+    ]
+
+    for key, cmds in groups:
+        measure(key, cmds, env)
+
+    # The Zulip-specific ones, alone (no peer: Zulip's are Python with Django, or gone).
+    psql = sorted(p for p in os.listdir("/usr/lib/postgresql"))[-1]
+    subprocess.run([f"/usr/lib/postgresql/{psql}/bin/psql", "-X", "-q", "-h", host, "-p", port, "-U", user, "-d", db, "-c",
+                    "CREATE SCHEMA IF NOT EXISTS bench; "
+                    "CREATE TABLE IF NOT EXISTS bench.fts_update_log (id serial PRIMARY KEY, message_id int NOT NULL); "
+                    "CREATE TABLE IF NOT EXISTS bench.zerver_scheduledemail (id serial PRIMARY KEY, "
+                    "scheduled_timestamp timestamptz NOT NULL, data text NOT NULL, type smallint NOT NULL);"],
+                   env=env, check=True)
+    with tempfile.TemporaryDirectory() as d:
+        marker = os.path.join(d, "last_postgresql_backup")
+        with open(marker, "w") as f:
+            f.write(f"{int(time.time()) - 3600}\n")
+        for key, name, argv in [
+            ("fts_update_log", "custos check_fts_update_log", ["check_fts_update_log", "--table", "bench.fts_update_log"]),
+            ("email_deliverer_backlog", "custos check_email_deliverer_backlog",
+             ["check_email_deliverer_backlog", "--table", "bench.zerver_scheduledemail"]),
+            ("postgres_backup", "custos check_postgres_backup", ["check_postgres_backup", "--marker-file", marker]),
+        ]:
+            measure(key, [(name, [f"{bindir}/{argv[0]}", *conn, *argv[1:]])], env)
+
+
+if __name__ == "__main__":
+    run(os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "target/release"))

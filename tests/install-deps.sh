@@ -29,15 +29,20 @@ need nagios4 test -x /usr/sbin/nagios4
 need icinga2 test -x /usr/sbin/icinga2
 need nagios-nrpe-server test -x /usr/sbin/nrpe
 need nagios-nrpe-plugin test -x /usr/lib/nagios/plugins/check_nrpe
-# The peers that make bench compares with (BENCH=1): check_pgsql, check_postgres.pl, GNU time.
+# The peers that make bench compares with (BENCH=1): check_pgsql, check_http, check_curl,
+# check_procs, check_apt, check_postgres.pl, a Python with Zulip's plugins' libraries,
+# hyperfine and GNU time.
 if [ "${BENCH:-}" = 1 ]; then
     need monitoring-plugins-standard test -x /usr/lib/nagios/plugins/check_pgsql
-    need monitoring-plugins-basic test -x /usr/lib/nagios/plugins/check_procs
+    need monitoring-plugins-basic sh -c 'test -x /usr/lib/nagios/plugins/check_procs && test -x /usr/lib/nagios/plugins/check_apt'
     # check_curl needs liburiparser1, which monitoring-plugins-standard only recommends.
     need liburiparser1 sh -c 'ls /usr/lib/*/liburiparser.so.1'
     need hyperfine command -v hyperfine
     need check-postgres test -x /usr/bin/check_postgres
     need time test -x /usr/bin/time
+    need python3-requests /usr/bin/python3 -c 'import requests'
+    need python3-psycopg2 /usr/bin/python3 -c 'import psycopg2'
+    need python3-pika /usr/bin/python3 -c 'import pika'
 fi
 
 if [ -z "$missing" ]; then

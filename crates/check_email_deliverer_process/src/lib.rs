@@ -99,7 +99,7 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
 fn by_process(args: &Args, ctx: &Context) -> CheckResult {
     let uid = args.user.as_deref().map(custos_procs::uid_of).transpose()?;
     ctx.stage("reading the process table");
-    let procs = custos_procs::matching(&args.cmdline, uid, false)?;
+    let procs = custos_procs::matching(&args.cmdline, uid)?;
     let thresholds = Thresholds::new(args.warning, Some(args.critical));
     let n = procs.len();
     let now = now();

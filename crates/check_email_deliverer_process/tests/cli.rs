@@ -28,7 +28,9 @@ impl Deliverer {
         if !extra.is_empty() {
             cmd.arg(extra);
         }
-        Deliverer(cmd.spawn().unwrap())
+        let child = cmd.spawn().unwrap();
+        custos_harness::util::wait_exec(child.id());
+        Deliverer(child)
     }
 }
 

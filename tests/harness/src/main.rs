@@ -5,6 +5,10 @@
 //! `custos-harness publish VHOST QUEUE N` (into a fresh queue), `custos-harness consume VHOST QUEUE SECONDS` (holds
 //! one consumer), `custos-harness declare-queues VHOST PREFIX N`, `custos-harness wait VHOST
 //! QUEUE MESSAGES CONSUMERS` (until the management API's statistics show them).
+//!
+//! For `make bench`: `custos-harness procs N MARKER` forks N idle children (sharing the
+//! parent's pages, so 5,000 of them cost little memory) whose command line carries MARKER,
+//! prints `ready`, and ends them all when its standard input closes.
 
 use anyhow::{Context as _, Result};
 use custos_harness::{guard::Guard, make_base, start_all};
@@ -106,6 +110,39 @@ fn main() {
                 Ok(0)
             })()
         }
+        Some("procs") if args.len() == 3 => (|| -> Result<i32> {
+            let n: usize = args[1].parse()?;
+            let mut children = Vec::with_capacity(n);
+            for _ in 0..n {
+                // SAFETY: the child only calls async-signal-safe functions (prctl, pause, _exit).
+                let pid = unsafe { libc::fork() };
+                match pid {
+                    -1 => anyhow::bail!("fork: {}", std::io::Error::last_os_error()),
+                    0 => unsafe {
+                        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                        loop {
+                            libc::pause();
+                        }
+                    },
+                    pid => children.push(pid),
+                }
+            }
+            println!("ready");
+            let mut sink = String::new();
+            let _ = std::io::stdin().read_line(&mut sink);
+            for pid in &children {
+                // SAFETY: plain syscalls on our own children.
+                unsafe {
+                    libc::kill(*pid, libc::SIGKILL);
+                }
+            }
+            for pid in &children {
+                unsafe {
+                    libc::waitpid(*pid, std::ptr::null_mut(), 0);
+                }
+            }
+            Ok(0)
+        })(),
         // For the harness' own tests: a guard whose owner dies without cleaning up.
         Some("guard-selftest") if args.len() == 2 => (|| -> Result<i32> {
             let base = std::path::PathBuf::from(&args[1]);

@@ -40,6 +40,17 @@ pub fn wait_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Optio
     }
 }
 
+/// Waits until a just-spawned process shows its command line. `spawn` returns once the
+/// child has begun `execve`, but the kernel sets up the new command line a moment later
+/// (`/proc/<pid>/cmdline` reads empty until then): a process check run at once could miss it.
+pub fn wait_exec(pid: u32) {
+    let path = format!("/proc/{pid}/cmdline");
+    wait_until(&path, Duration::from_secs(10), || {
+        std::fs::read(&path).ok().filter(|b| !b.is_empty())
+    })
+    .unwrap();
+}
+
 /// An OS user to run a server as.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct User {

@@ -186,7 +186,7 @@ fn rel_strs(u: &Universe, v: &Version) -> Vec<String> {
 /// The installed packages, from dpkg's status file (file 0 of the universe). Their versions
 /// are added to the packages after the lists' ([`finish`]), as apt reads the status file last.
 fn installed(status: &Path, native: &str) -> Result<(Universe, Vec<Version>), Unsupported> {
-    let text = std::fs::read(status)
+    let file = std::fs::File::open(status)
         .map_err(|e| Unsupported(format!("cannot read {}: {e}", status.display())))?;
     let mut u = Universe {
         files: vec![FileInfo {
@@ -198,7 +198,7 @@ fn installed(status: &Path, native: &str) -> Result<(Universe, Vec<Version>), Un
     };
     let mut current = Vec::new();
     let mut err = None;
-    tags::each_stanza::<_, Unsupported>(&text[..], |st| {
+    tags::each_stanza::<_, Unsupported>(file, |st| {
         let st = String::from_utf8_lossy(st);
         let field = |k: &str| tags::field(&st, k);
         let name = field("Package").unwrap_or_default();
@@ -271,19 +271,29 @@ fn version_of(st: &str, name: &str, arch: String) -> Option<Version> {
     let deps = |k: &str| field(k).map(|v| parse_deps(&v)).unwrap_or_default();
     let mut depends = deps("Pre-Depends");
     depends.extend(deps("Depends"));
-    let identity: String = [
-        "Installed-Size",
-        "Depends",
-        "Pre-Depends",
-        "Conflicts",
-        "Breaks",
-        "Replaces",
-    ]
-    .iter()
-    .flat_map(|k| field(k).unwrap_or_default().chars().collect::<Vec<_>>())
-    .filter(|c| !c.is_whitespace() && *c != '=')
-    .map(|c| c.to_ascii_lowercase())
-    .collect();
+    let identity = {
+        use std::hash::Hasher;
+        // FNV-1a over the fields' bytes, as apt's VersionHash feeds them (deterministic, unlike
+        // std's RandomState).
+        let mut h = Fnv1a::default();
+        for k in [
+            "Installed-Size",
+            "Depends",
+            "Pre-Depends",
+            "Conflicts",
+            "Breaks",
+            "Replaces",
+        ] {
+            if let Some(v) = field(k) {
+                for b in v.bytes() {
+                    if !b.is_ascii_whitespace() && b != b'=' {
+                        h.write_u8(b.to_ascii_lowercase());
+                    }
+                }
+            }
+        }
+        h.finish()
+    };
     Some(Version {
         version: field("Version")?,
         files: Vec::new(),
@@ -318,6 +328,26 @@ fn version_of(st: &str, name: &str, arch: String) -> Option<Version> {
         multi_arch: field("Multi-Arch").unwrap_or_default(),
         created: 0,
     })
+}
+
+/// 64-bit FNV-1a.
+struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv1a {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// `a (>= 1) | b, c:any` → groups of alternatives. Architecture restrictions (`[amd64]`) and

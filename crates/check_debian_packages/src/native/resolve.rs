@@ -57,8 +57,10 @@ pub struct Version {
     pub source: String,
     pub arch: String,
     /// What apt hashes to tell two stanzas of one version apart (`VersionHash`: Installed-Size
-    /// and the relationship fields, without spaces and `=`, lower case).
-    pub identity: String,
+    /// and the relationship fields, without spaces and `=`, lower case). Kept as a 64-bit
+    /// hash, as apt keeps it (a 32-bit one there): the text would be the biggest string of
+    /// every version.
+    pub identity: u64,
     /// The Size field (0 in dpkg's status file).
     pub size: u64,
     pub multi_arch: String,

@@ -59,7 +59,7 @@ pub fn each_stanza<R: Read, E: From<std::io::Error>>(
     mut reader: R,
     mut each: impl FnMut(&[u8]) -> Result<(), E>,
 ) -> Result<(), E> {
-    const CHUNK: usize = 256 << 10;
+    const CHUNK: usize = 64 << 10;
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK * 2);
     let mut eof = false;
     while !eof {
