@@ -8,6 +8,7 @@
 #   make lint      rustfmt check and clippy with warnings denied
 #   make bench     peer comparisons and growth curves against throwaway servers: writes BENCHMARKS.md
 #   make demo      release binaries run against throwaway servers, printing each command and output
+#   make fuzz      every fuzz target under libFuzzer (cargo-fuzz, nightly) for FUZZ_SECONDS each
 #   make generate  nagios/icinga2/*.conf and man/*.1 from the checks' options (a test compares them)
 #   make clean
 
@@ -24,7 +25,7 @@ CONFIGS   := nagios4 icinga2 nrpe cron
 CHECKS    := $(sort $(notdir $(wildcard crates/check_*)))
 HARNESS   := target/debug/custos-harness
 
-.PHONY: all build install install-files uninstall deb test deps lint demo bench generate clean
+.PHONY: all build install install-files uninstall deb test deps lint demo bench fuzz generate clean
 
 all: build
 
@@ -86,6 +87,11 @@ bench: build
 	@BENCH=1 sh tests/install-deps.sh
 	$(CARGO) build --locked -p custos-harness
 	CUSTOS_RABBITMQ_STATS_MS=5000 $(HARNESS) run -- python3 bench/run.py target/release $(SECTIONS)
+
+# FUZZ_SECONDS per target (default 60); FUZZ_TARGETS: some of them (default: all).
+FUZZ_SECONDS ?= 60
+fuzz:
+	sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 generate:
 	$(CARGO) run --locked -q -p custos-conventions --bin custos-gen -- icinga2 nagios/icinga2

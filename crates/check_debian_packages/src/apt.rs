@@ -44,6 +44,14 @@ pub fn is_security_release(release: &str) -> bool {
 fn parse_inst(line: &str, security: &dyn Fn(&str) -> bool) -> Option<Upgrade> {
     let rest = line.strip_prefix("Inst ")?;
     let (package, rest) = rest.split_once(' ')?;
+    // Debian package names (and apt's `:arch` suffix): anything else is not apt's line.
+    if package.is_empty()
+        || !package
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.:_~".contains(c))
+    {
+        return None;
+    }
     let (old, rest) = match rest.strip_prefix('[') {
         Some(r) => {
             let (old, r) = r.split_once("] ")?;

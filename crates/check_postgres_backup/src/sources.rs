@@ -99,7 +99,7 @@ pub fn parse_walg(json: &[u8]) -> Result<Option<Backup>, String> {
             let start_wal = b.wal_file_name.clone().or_else(|| {
                 b.backup_name
                     .strip_prefix("base_")
-                    .map(|s| s[..s.len().min(24)].to_string())
+                    .map(|s| s.chars().take(24).collect::<String>())
             });
             newest = Some(Backup {
                 finished,

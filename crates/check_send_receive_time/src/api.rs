@@ -66,41 +66,7 @@ impl Api {
         let Some(resp) = self.http.send_within(ctx, req, MAX_REPLY, limit)? else {
             return Ok(None);
         };
-        let json: Option<Value> = serde_json::from_slice(&resp.body).ok();
-        let field = |k: &str| {
-            json.as_ref()
-                .and_then(|j| j.get(k))
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        };
-        if matches!(
-            resp.status,
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
-        ) {
-            let msg = field("msg").map(|m| format!(": {m}")).unwrap_or_default();
-            return Err(CheckError::critical(format!(
-                "the Zulip server refused {} ({}{msg})",
-                bot.email, resp.status
-            ))
-            .into());
-        }
-        match (json.as_ref(), field("result").as_deref()) {
-            (Some(j), Some("success")) => Ok(Some(j.clone())),
-            (Some(_), Some("error")) => Err(Failure::Zulip {
-                code: field("code"),
-                msg: field("msg").unwrap_or_default(),
-            }),
-            _ if resp.status.is_server_error() => Err(CheckError::critical(format!(
-                "the Zulip server answered {what} with {}",
-                resp.status
-            ))
-            .into()),
-            _ => Err(CheckError::unknown(format!(
-                "invalid reply from the Zulip server to {what} ({}): not Zulip's JSON",
-                resp.status
-            ))
-            .into()),
-        }
+        decode(resp.status, &resp.body, &bot.email, &what).map(Some)
     }
 
     /// `call` within the deadline.
@@ -211,6 +177,44 @@ impl Api {
             &[("queue_id", queue.to_string())],
         )
         .map(|_| ())
+    }
+}
+
+/// A reply of Zulip's API: its JSON when `"result": "success"`; Zulip's error; CRITICAL for a
+/// refused login or a server error; UNKNOWN for anything that is not Zulip's JSON. `what`
+/// names the call (`GET /api/v1/events`).
+pub fn decode(status: StatusCode, body: &[u8], email: &str, what: &str) -> Result<Value, Failure> {
+    let json: Option<Value> = serde_json::from_slice(body).ok();
+    let field = |k: &str| {
+        json.as_ref()
+            .and_then(|j| j.get(k))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+        let msg = field("msg").map(|m| format!(": {m}")).unwrap_or_default();
+        return Err(CheckError::critical(format!(
+            "the Zulip server refused {} ({}{msg})",
+            email, status
+        ))
+        .into());
+    }
+    match (json.as_ref(), field("result").as_deref()) {
+        (Some(j), Some("success")) => Ok(j.clone()),
+        (Some(_), Some("error")) => Err(Failure::Zulip {
+            code: field("code"),
+            msg: field("msg").unwrap_or_default(),
+        }),
+        _ if status.is_server_error() => Err(CheckError::critical(format!(
+            "the Zulip server answered {what} with {}",
+            status
+        ))
+        .into()),
+        _ => Err(CheckError::unknown(format!(
+            "invalid reply from the Zulip server to {what} ({}): not Zulip's JSON",
+            status
+        ))
+        .into()),
     }
 }
 

@@ -308,27 +308,45 @@ fn wait(
         let Some(events) = api.events(ctx, receiver, queue, *last, left)? else {
             return Ok(Wait::Nothing(elapsed()));
         };
-        let mut heartbeat = false;
-        for e in &events {
-            if let Some(id) = e.get("id").and_then(serde_json::Value::as_i64) {
-                *last = (*last).max(id);
-            }
-            match e.get("type").and_then(serde_json::Value::as_str) {
-                Some("message")
-                    if e.pointer("/message/content")
-                        .and_then(serde_json::Value::as_str)
-                        == Some(content) =>
-                {
-                    return Ok(Wait::Received(elapsed()));
-                }
-                Some("heartbeat") => heartbeat = true,
-                _ => {}
-            }
-        }
-        if heartbeat {
-            return Ok(Wait::Heartbeat(elapsed()));
+        match scan_events(&events, last, content) {
+            Seen::Probe => return Ok(Wait::Received(elapsed())),
+            Seen::Heartbeat => return Ok(Wait::Heartbeat(elapsed())),
+            Seen::Nothing => {}
         }
     }
+}
+
+/// What a batch of events held, for the probe.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Seen {
+    /// A message event whose content is the probe's.
+    Probe,
+    /// A heartbeat (and not the probe).
+    Heartbeat,
+    Nothing,
+}
+
+/// Reads a batch of events (any JSON Zulip may send): the probe, a heartbeat, or nothing;
+/// `last` moves to the largest event id seen.
+pub fn scan_events(events: &[serde_json::Value], last: &mut i64, content: &str) -> Seen {
+    let mut seen = Seen::Nothing;
+    for e in events {
+        if let Some(id) = e.get("id").and_then(serde_json::Value::as_i64) {
+            *last = (*last).max(id);
+        }
+        match e.get("type").and_then(serde_json::Value::as_str) {
+            Some("message")
+                if e.pointer("/message/content")
+                    .and_then(serde_json::Value::as_str)
+                    == Some(content) =>
+            {
+                return Seen::Probe;
+            }
+            Some("heartbeat") => seen = Seen::Heartbeat,
+            _ => {}
+        }
+    }
+    seen
 }
 
 /// `0.417s`, `12.502s`.

@@ -185,6 +185,11 @@ impl Perfdata {
         if label.contains('=') || label.contains('\'') {
             return Err(bad("'=' or quote in the label"));
         }
+        // A control character (a newline above all) or a `|` would split the output it
+        // travels in.
+        if label.chars().any(|c| c.is_control() || c == '|') {
+            return Err(bad("control character or '|' in the label"));
+        }
         let parts: Vec<&str> = fields.split(';').collect();
         if parts.len() > 5 {
             return Err(bad("more than five fields"));
@@ -200,7 +205,7 @@ impl Perfdata {
             if n == 0 {
                 return Err(bad("the value is not a number"));
             }
-            let v: f64 = value_field[..n].parse().map_err(|_| bad("bad value"))?;
+            let v = plain_number(&value_field[..n]).map_err(|e| bad(&e))?;
             let uom = Uom::parse(&value_field[n..]).ok_or_else(|| bad("bad unit"))?;
             (Some(v), uom)
         };
@@ -216,7 +221,7 @@ impl Perfdata {
                     if number_prefix_len(s) != s.len() {
                         return Err(bad(&format!("'{s}' is not a number")));
                     }
-                    s.parse::<f64>().map_err(|_| bad("bad number"))
+                    plain_number(s).map_err(|e| bad(&e))
                 })
                 .transpose()
         };
@@ -230,6 +235,17 @@ impl Perfdata {
             max: number(4)?,
         })
     }
+}
+
+/// A perfdata number as plugin-contract §4.4 writes it: no exponent, finite.
+fn plain_number(s: &str) -> Result<f64, String> {
+    if s.contains(['e', 'E']) {
+        return Err(format!("'{s}' has an exponent"));
+    }
+    s.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| format!("'{s}' is not a finite number"))
 }
 
 /// Splits off the first item of a perfdata string: up to the first space that is not inside a

@@ -79,6 +79,18 @@ impl From<RawQueue> for Queue {
     }
 }
 
+/// The queues of `GET /api/queues/<vhost>` without paging (what [`Api::queues`] reads with
+/// `--page-size 0`).
+pub fn parse_queue_list(body: &[u8]) -> Result<Vec<Queue>, serde_json::Error> {
+    serde_json::from_slice::<Vec<RawQueue>>(body).map(|v| v.into_iter().map(Queue::from).collect())
+}
+
+/// One page of `GET /api/queues/<vhost>?page=N`: its queues and the number of pages.
+pub fn parse_queue_page(body: &[u8]) -> Result<(Vec<Queue>, u64), serde_json::Error> {
+    serde_json::from_slice::<Page>(body)
+        .map(|p| (p.items.into_iter().map(Queue::from).collect(), p.page_count))
+}
+
 #[derive(Deserialize)]
 struct Page {
     items: Vec<RawQueue>,
