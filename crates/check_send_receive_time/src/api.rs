@@ -66,6 +66,13 @@ impl Api {
         let Some(resp) = self.http.send_within(ctx, req, MAX_REPLY, limit)? else {
             return Ok(None);
         };
+        if resp.truncated {
+            return Err(CheckError::unknown(format!(
+                "the Zulip server's reply to {what} is larger than {} MiB",
+                MAX_REPLY >> 20
+            ))
+            .into());
+        }
         decode(resp.status, &resp.body, &bot.email, &what).map(Some)
     }
 
@@ -181,7 +188,7 @@ impl Api {
 }
 
 /// A reply of Zulip's API: its JSON when `"result": "success"`; Zulip's error; CRITICAL for a
-/// refused login or a server error; UNKNOWN for anything that is not Zulip's JSON. `what`
+/// refused login, a server error or a redirect; UNKNOWN for anything that is not Zulip's JSON. `what`
 /// names the call (`GET /api/v1/events`).
 pub fn decode(status: StatusCode, body: &[u8], email: &str, what: &str) -> Result<Value, Failure> {
     let json: Option<Value> = serde_json::from_slice(body).ok();
@@ -208,6 +215,12 @@ pub fn decode(status: StatusCode, body: &[u8], email: &str, what: &str) -> Resul
         _ if status.is_server_error() => Err(CheckError::critical(format!(
             "the Zulip server answered {what} with {}",
             status
+        ))
+        .into()),
+        // The API does not redirect: --site is not the server's own URL (http for https,
+        // an old name, a login page in front).
+        _ if status.is_redirection() => Err(CheckError::critical(format!(
+            "the Zulip server answered {what} with {status}: a redirect, so --site is not the server's own URL"
         ))
         .into()),
         _ => Err(CheckError::unknown(format!(

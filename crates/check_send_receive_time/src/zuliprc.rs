@@ -61,10 +61,13 @@ pub fn read(path: &Path, warnings: &mut Vec<String>) -> Result<Bot, CheckError> 
     if let Ok(meta) = std::fs::metadata(path) {
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
-            warnings.push(format!(
+            let w = format!(
                 "warning: {} holds an API key and is readable by others (mode {mode:04o}); chmod 600 it",
                 path.display()
-            ));
+            );
+            // Said whatever the run ends with.
+            plugin_core::runner::warn(w.clone());
+            warnings.push(w);
         }
     }
     let api = parse_api_section(&text).map_err(bad)?;

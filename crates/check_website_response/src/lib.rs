@@ -334,23 +334,32 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
             .ok_or_else(|| {
                 CheckError::critical(format!(
                     "{} redirects to an invalid Location '{}'",
-                    current,
+                    shown(&current),
                     String::from_utf8_lossy(location.as_bytes())
                 ))
             })?;
-        hops.push(format!("{} {} -> {}", resp.status.as_u16(), current, next));
+        hops.push(format!(
+            "{} {} -> {}",
+            resp.status.as_u16(),
+            shown(&current),
+            shown(&next)
+        ));
         visited.push(current.clone());
         if hops.len() > args.max_redirects as usize {
             return Err(CheckError::critical(format!(
-                "more than {} redirects, the last to {next}",
-                args.max_redirects
+                "more than {} redirects, the last to {}",
+                args.max_redirects,
+                shown(&next)
             ))
             .details(&hops));
         }
         if visited.contains(&next) {
-            return Err(
-                CheckError::critical(format!("redirect loop: {current} -> {next}")).details(&hops),
-            );
+            return Err(CheckError::critical(format!(
+                "redirect loop: {} -> {}",
+                shown(&current),
+                shown(&next)
+            ))
+            .details(&hops));
         }
         // 303, and 301/302 after anything but GET/HEAD, become GET without a body (browsers).
         let code = resp.status.as_u16();
@@ -457,7 +466,7 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
     if ctx.verbosity >= 1 {
         details.extend(hops.iter().map(|h| format!("redirect: {h}")));
         if let Some(addr) = resp.remote {
-            details.push(format!("{} answered from {addr}", resp.url));
+            details.push(format!("{} answered from {addr}", shown(&resp.url)));
         }
     }
     if ctx.verbosity >= 2 {
@@ -550,6 +559,15 @@ fn certificate_days(der: &[u8]) -> Result<f64, String> {
     let not_after = custos_tls::not_after(der)?;
     let now = jiff::Timestamp::now().as_second();
     Ok((not_after - now) as f64 / 86400.0)
+}
+
+/// A URL for messages: a password in it (`http://user:secret@host/`) is left out.
+fn shown(url: &Url) -> String {
+    let mut url = url.clone();
+    if url.password().is_some() {
+        let _ = url.set_password(None);
+    }
+    url.to_string()
 }
 
 /// `user:password` from the first line of FILE; a file others can read is noted.

@@ -10,8 +10,10 @@
 
 use crate::dsn::{self, Params};
 use crate::settings::{resolve, Env, Settings, SslMode};
+use crate::stream::{Socket, Watched};
 use plugin_core::{CheckError, Context};
 use std::time::{Duration, Instant};
+use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
@@ -254,22 +256,39 @@ pub fn connect(settings: &Settings, ctx: &Context) -> Result<Client, CheckError>
         .map_err(|e| CheckError::unknown(format!("cannot start the I/O runtime: {e}")))?;
     ctx.stage(format!("connecting to {}", settings.target()));
     let started = Instant::now();
-    // The connection task runs whenever the client blocks on the runtime.
-    let attempt = match tls {
-        None => bounded(&rt, connect_for, async {
-            let (client, conn) = cfg.connect(tokio_postgres::NoTls).await?;
-            tokio::spawn(async move { drop(conn.await) });
-            Ok::<_, tokio_postgres::Error>(client)
-        }),
-        Some(tls) => bounded(&rt, connect_for, async {
-            let (client, conn) = cfg.connect(tls).await?;
-            tokio::spawn(async move { drop(conn.await) });
-            Ok(client)
-        }),
-    };
+    // custos opens the socket (see `stream`), tokio-postgres speaks the protocol over it; the
+    // connection task runs whenever the client blocks on the runtime.
+    let with_tls = tls.is_some();
+    let attempt = bounded(&rt, connect_for, async {
+        let socket = Socket::open(&settings.host, settings.port)
+            .await
+            .map_err(|e| e.to_string())?;
+        let stream = Watched::new(socket, with_tls);
+        let client = match tls {
+            None => {
+                let (client, conn) = cfg
+                    .connect_raw(stream, tokio_postgres::NoTls)
+                    .await
+                    .map_err(|e| pg_message(&e))?;
+                tokio::spawn(async move { drop(conn.await) });
+                client
+            }
+            Some(mut make) => {
+                let tls = MakeTlsConnect::<Watched>::make_tls_connect(&mut make, &settings.host)
+                    .map_err(|e| format!("TLS: {e}"))?;
+                let (client, conn) = cfg
+                    .connect_raw(stream, tls)
+                    .await
+                    .map_err(|e| pg_message(&e))?;
+                tokio::spawn(async move { drop(conn.await) });
+                client
+            }
+        };
+        Ok::<_, String>(client)
+    });
     let client = match attempt {
         Ok(Ok(client)) => client,
-        Ok(Err(e)) => return Err(connect_error(settings, &pg_message(&e))),
+        Ok(Err(e)) => return Err(connect_error(settings, &e)),
         // libpq's connect_timeout (shorter than the time left) expired: the server did not
         // answer in time, a connection failure. Otherwise the check's own deadline came.
         Err(_) if connect_for < left => return Err(connect_error(settings, "timeout expired")),
@@ -291,6 +310,10 @@ pub fn connect(settings: &Settings, ctx: &Context) -> Result<Client, CheckError>
 fn pg_message(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{}:  {}", db.severity(), db.message()),
+        // tokio-util's words for a stream that ended inside a message.
+        None if deepest(e) == "bytes remaining on stream" => {
+            "server closed the connection unexpectedly".to_string()
+        }
         None => deepest(e),
     }
 }

@@ -5,6 +5,8 @@
 //! - [`pgpass`]: `~/.pgpass` / `PGPASSFILE`, with libpq's permission rule;
 //! - [`service`]: `pg_service.conf` sections (`PGSERVICE`, `PGSERVICEFILE`, `PGSYSCONFDIR`);
 //! - [`tls`]: libpq's sslmode and root certificate rules on rustls;
+//! - [`stream`]: the socket, opened by custos and watched (a size cap on what the server
+//!   sends, libpq's checks of its first bytes);
 //! - [`settings`]: the precedence (options and DSN > service > `PG*` environment > defaults),
 //!   Unix sockets by default (`/var/run/postgresql`, as the OS user), `application_name`
 //!   `custos/<check>`.
@@ -16,6 +18,7 @@ pub mod dsn;
 pub mod pgpass;
 pub mod service;
 pub mod settings;
+pub mod stream;
 pub mod tls;
 
 pub use connect::{connect, Client, ConnArgs};

@@ -230,6 +230,18 @@ pub fn stage(what: impl Into<String>) {
     }
 }
 
+/// A warning for the long output of whatever result the run ends with (OK, an error, the
+/// deadline): a secret file that others can read must be said even when the check then fails.
+pub fn warn(line: impl Into<String>) {
+    if let Some(shared) = SHARED.get() {
+        let line = line.into();
+        let mut w = lock(&shared.warnings);
+        if !w.contains(&line) {
+            w.push(line);
+        }
+    }
+}
+
 /// Names the step within the stage, from a client (`waiting for the response from A`): the
 /// timeout message says both, `while registering a queue: waiting for the response from A`.
 pub fn substage(what: impl Into<String>) {
@@ -303,6 +315,8 @@ struct Shared {
     state_file: Option<PathBuf>,
     /// The stage and the step within it.
     stage: Mutex<(Option<String>, Option<String>)>,
+    /// Warnings every result carries in its long output (see [`warn`]).
+    warnings: Mutex<Vec<String>>,
 }
 
 static SHARED: OnceLock<Shared> = OnceLock::new();
@@ -353,6 +367,13 @@ fn finish(mut report: Report) -> ! {
     }
     *lock(&FINISHER) = Some(thread::current().id());
     let shared = SHARED.get();
+    if let Some(s) = shared {
+        for w in lock(&s.warnings).iter() {
+            if !report.details.contains(w) {
+                report.details.push(w.clone());
+            }
+        }
+    }
     if let Some(path) = shared.and_then(|s| s.state_file.as_ref()) {
         let first = report.summary.lines().next().unwrap_or("").to_string();
         if let Err(e) = write_record(path, &Record::new(unix_now(), report.state, &first)) {
@@ -540,6 +561,7 @@ where
         output_limit: common.output_limit,
         state_file: common.state_file.clone(),
         stage: Mutex::new((None, None)),
+        warnings: Mutex::new(Vec::new()),
     });
     start_watchdog(deadline, common.timeout.seconds, timeout_state);
 

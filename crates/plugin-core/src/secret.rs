@@ -35,7 +35,8 @@ pub struct FromFile {
 }
 
 /// Reads a secret from the first line of `path` (`what` names it in messages: `--password-file`).
-/// Unreadable or empty is UNKNOWN; a file readable by group or others is read, with a warning.
+/// Unreadable or empty is UNKNOWN; a file readable by group or others is read, with a warning
+/// (also registered with [`crate::runner::warn`], so that every result carries it).
 pub fn read_file(path: &Path, what: &str) -> Result<FromFile, CheckError> {
     use std::os::unix::fs::PermissionsExt;
     let text = std::fs::read_to_string(path)
@@ -56,6 +57,10 @@ pub fn read_file(path: &Path, what: &str) -> Result<FromFile, CheckError> {
             path.display()
         )
     });
+    // Said whatever the run ends with, not only when the check gets to its report.
+    if let Some(w) = &warning {
+        crate::runner::warn(w.clone());
+    }
     Ok(FromFile {
         secret: Secret::new(line),
         warning,

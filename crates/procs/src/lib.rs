@@ -313,7 +313,7 @@ mod tests {
     /// `spawn`, then wait until the kernel has set up the child's command line (it reads
     /// empty for a moment after `spawn` returns, and the child would not match yet).
     fn start(cmd: &mut Command) -> Child {
-        let child = cmd.spawn().unwrap();
+        let mut child = cmd.spawn().unwrap();
         let path = format!("/proc/{}/cmdline", child.id());
         for _ in 0..1000 {
             if std::fs::read(&path).is_ok_and(|b| !b.is_empty()) {
@@ -321,6 +321,8 @@ mod tests {
             }
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("{path} stayed empty");
     }
 

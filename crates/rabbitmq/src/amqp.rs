@@ -138,7 +138,9 @@ impl Amqp {
                 std::io::ErrorKind::ConnectionRefused => {
                     format!("connection refused by {target} (AMQP)")
                 }
-                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof => {
+                std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::UnexpectedEof => {
                     format!("{target} closed the AMQP connection: {io}")
                 }
                 _ => format!("AMQP connection to {target} failed: {io}"),
@@ -155,6 +157,10 @@ impl Amqp {
                 } else {
                     format!("AMQP error from {target}: {message}")
                 }
+            }
+            // lapin's parser error prints its internals (`ParserErrors { error: Nom(MapOpt) }`).
+            ErrorKind::ParsingError(_) => {
+                format!("{target} does not speak AMQP 0-9-1: its reply is not an AMQP frame")
             }
             ErrorKind::InvalidConnectionState(_) => format!(
                 "{target} closed the AMQP connection (refused login or vhost '{}'?)",
