@@ -49,6 +49,8 @@ pub struct Run {
     pub stdout_bytes: Vec<u8>,
     pub stderr: String,
     pub secs: f64,
+    /// Peak resident set size, KiB (from wait4's rusage).
+    pub max_rss_kib: i64,
 }
 
 impl Run {
@@ -67,6 +69,8 @@ pub fn run(
     limit: Duration,
 ) -> Run {
     let started = Instant::now();
+    // Reaped below with wait4 (which std does not know about), hence the allow.
+    #[allow(clippy::zombie_processes)]
     let mut child = Command::new(bin)
         .args(args)
         .env_clear()
@@ -86,19 +90,26 @@ pub fn run(
     });
     let mut stdout = Vec::new();
     let _ = out.read_to_end(&mut stdout);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
+    // wait4 rather than Child::wait: it also gives the child's peak RSS.
+    let pid = child.id() as libc::pid_t;
+    let (status, rusage) = loop {
+        let mut status = 0;
+        // SAFETY: a zeroed rusage is a valid out-parameter.
+        let mut rusage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: waits for our own child; both out-pointers are valid.
+        let rc = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut rusage) };
+        if rc == pid {
+            break (status, rusage);
         }
         if started.elapsed() > limit {
             let _ = child.kill();
-            break child.wait().unwrap();
         }
         std::thread::sleep(Duration::from_millis(5));
     };
     let stderr = reader.join().unwrap();
     Run {
-        code: status.code(),
+        code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+        max_rss_kib: rusage.ru_maxrss,
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
         stdout_bytes: stdout,
         stderr: String::from_utf8_lossy(&stderr).into_owned(),

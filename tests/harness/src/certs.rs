@@ -52,20 +52,46 @@ impl TestCa {
         from_days: i64,
         to_days: i64,
     ) -> Result<ServerCert> {
-        let mut params =
-            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())?;
-        params.distinguished_name.push(
-            DnType::CommonName,
-            names.first().copied().unwrap_or("custos"),
-        );
+        let mut params = server_params(names, from_days, to_days)?;
         params.use_authority_key_identifier_extension = true;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let now = OffsetDateTime::now_utc();
-        params.not_before = now + Duration::days(from_days);
-        params.not_after = now + Duration::days(to_days);
         let key = KeyPair::generate()?;
         let cert = params.signed_by(&key, &self.issuer)?;
+        ServerCert::write(dir, file, &cert, &key)
+    }
+
+    /// A self-signed server certificate for `names` (no CA vouches for it), valid from
+    /// yesterday for a year, written to `dir/<file>.crt` and `.key`.
+    pub fn self_signed(dir: &Path, file: &str, names: &[&str]) -> Result<ServerCert> {
+        let params = server_params(names, -1, 365)?;
+        let key = KeyPair::generate()?;
+        let cert = params.self_signed(&key)?;
+        ServerCert::write(dir, file, &cert, &key)
+    }
+}
+
+/// Names (and the first as common name) and validity, relative to now in days.
+fn server_params(names: &[&str], from_days: i64, to_days: i64) -> Result<CertificateParams> {
+    let mut params =
+        CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())?;
+    params.distinguished_name.push(
+        DnType::CommonName,
+        names.first().copied().unwrap_or("custos"),
+    );
+    let now = OffsetDateTime::now_utc();
+    params.not_before = now + Duration::days(from_days);
+    params.not_after = now + Duration::days(to_days);
+    Ok(params)
+}
+
+impl ServerCert {
+    fn write(
+        dir: &Path,
+        file: &str,
+        cert: &rcgen::Certificate,
+        key: &KeyPair,
+    ) -> Result<ServerCert> {
         let out = ServerCert {
             cert: dir.join(format!("{file}.crt")),
             key: dir.join(format!("{file}.key")),

@@ -25,6 +25,9 @@ pub enum Fault {
     /// Reads the request, sends HTTP 200 headers and then `bytes` of body as fast as the
     /// client reads.
     Huge(u64),
+    /// Reads the request, sends `prefix` and then `bytes` more (`x`) as fast as the client
+    /// reads: a reply that claims to be huge in any protocol.
+    Flood(Vec<u8>, u64),
 }
 
 /// A peer with one [`Fault`], on a loopback port.
@@ -98,11 +101,14 @@ fn serve(fault: &Fault, mut s: TcpStream) {
             let _ = s.write_all(reply);
         }
         Fault::Huge(bytes) => {
-            read_request(&mut s);
             let head = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {bytes}\r\n\r\n"
             );
-            if s.write_all(head.as_bytes()).is_err() {
+            serve(&Fault::Flood(head.into_bytes(), *bytes), s);
+        }
+        Fault::Flood(prefix, bytes) => {
+            read_request(&mut s);
+            if s.write_all(prefix).is_err() {
                 return;
             }
             let chunk = vec![b'x'; 64 * 1024];
@@ -127,7 +133,10 @@ impl FaultServer {
         let (keep, count) = (open.clone(), accepted.clone());
         // Watching a connection needs a second handle to it, which would keep the socket open
         // after the peer's own close: only the faults that keep connections open are watched.
-        let watch = matches!(fault, Fault::Silent | Fault::Trickle(_) | Fault::Huge(_));
+        let watch = matches!(
+            fault,
+            Fault::Silent | Fault::Trickle(_) | Fault::Huge(_) | Fault::Flood(..)
+        );
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 count.fetch_add(1, Ordering::SeqCst);
@@ -175,5 +184,43 @@ impl FaultServer {
                 }
             }
         })
+    }
+}
+
+/// A TLS peer serving one certificate on a loopback port (`openssl s_server -www`: it answers
+/// any HTTP GET with a status page), for the certificate-failure tests.
+pub struct TlsServer {
+    pub port: u16,
+    child: std::process::Child,
+}
+
+impl TlsServer {
+    pub fn start(cert: &crate::certs::ServerCert) -> TlsServer {
+        let port = crate::util::free_port().unwrap();
+        let child = std::process::Command::new("openssl")
+            .args(["s_server", "-quiet", "-www", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-cert")
+            .arg(&cert.cert)
+            .arg("-key")
+            .arg(&cert.key)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl s_server (apt-get install openssl)");
+        let server = TlsServer { port, child };
+        crate::util::wait_until("openssl s_server", Duration::from_secs(10), || {
+            TcpStream::connect(("127.0.0.1", port)).ok()
+        })
+        .unwrap();
+        server
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
