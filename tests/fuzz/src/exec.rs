@@ -149,3 +149,21 @@ pub fn leftovers() -> Vec<String> {
     }
     out
 }
+
+/// Temporary files (plugin-core's `.<name>.<pid>.tmp`, written beside a state file and renamed
+/// over it) left anywhere below `dir`.
+pub fn temp_leftovers(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = e.path();
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                dirs.push(path);
+            } else if path.to_string_lossy().ends_with(".tmp") {
+                found.push(path);
+            }
+        }
+    }
+    found
+}

@@ -11,7 +11,7 @@
 //! CUSTOS_ARGV_SEED repeats a run. The checks run in a scratch directory with HOME there,
 //! PGHOST pointing nowhere and no network peers: nothing outside is touched.
 
-use custos_fuzz::exec::{become_subreaper, binary, checks, leftovers, run};
+use custos_fuzz::exec::{become_subreaper, binary, checks, leftovers, run, temp_leftovers};
 use custos_fuzz::mutate::{env_or, seed, Rng};
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
@@ -245,8 +245,10 @@ fn random_argument_vectors_always_get_a_plugin_answer() {
         }
         all
     });
+    let temp = temp_leftovers(&scratch);
     let _ = std::fs::remove_dir_all(&scratch);
     let left = leftovers();
+    assert!(temp.is_empty(), "temporary files left behind: {temp:?}");
     eprintln!(
         "{} random argument vectors over {} checks (seed {seed}): exits 0/1/2/3: {totals:?}, {} failures",
         total / threads * threads,

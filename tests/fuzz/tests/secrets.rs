@@ -9,7 +9,7 @@
 //! Files holding a secret that others can read draw a warning in the long output (`.pgpass`
 //! is skipped, as libpq does, and said so with -v).
 
-use custos_fuzz::exec::{binary, run};
+use custos_fuzz::exec::{binary, run, temp_leftovers};
 use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -375,6 +375,8 @@ fn no_secret_at_any_verbosity_in_text_json_or_state_files() {
         failures.len()
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let temp = temp_leftovers(dir.path());
+    assert!(temp.is_empty(), "temporary files left behind: {temp:?}");
     // The right secrets got in somewhere: not every run a refusal.
     assert!(states[0] + states[1] > 0, "{states:?}");
 }
