@@ -23,6 +23,7 @@
 use custos_fuzz::exec::{become_subreaper, binary, leftovers, repo, run};
 use custos_harness::certs::{ServerCert, TestCa};
 use custos_harness::faults::{Fault, FaultServer, TlsServer};
+use custos_harness::plugin::perfdata_text;
 use plugin_core::perfdata::Perfdata;
 use std::ffi::OsString;
 use std::path::Path;
@@ -436,14 +437,7 @@ fn one(
         bad.push(format!("line 1 is not '{prefix} {state} - ...'"));
     }
     // Perfdata: on line 1 after " | ", or on a final "| " line; strictly parsed.
-    let on_line1 = first.split_once(" | ").map(|(_, p)| p.to_string());
-    let on_last = r
-        .stdout
-        .lines()
-        .skip(1)
-        .last()
-        .and_then(|l| l.strip_prefix("| "));
-    if let Some(p) = on_line1.as_deref().or(on_last) {
+    if let Some(p) = perfdata_text(&r.stdout) {
         if let Err(e) = Perfdata::parse_list(p) {
             bad.push(format!("perfdata {p:?}: {e}"));
         }

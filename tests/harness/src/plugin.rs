@@ -28,14 +28,7 @@ impl PluginRun {
     /// All perfdata items, from line 1 or from the final `| ` line, parsed strictly (a parse
     /// error fails the test).
     pub fn perfdata(&self) -> Vec<Perfdata> {
-        let on_line1 = self.first_line().split_once(" | ").map(|(_, p)| p);
-        let on_last = self
-            .stdout
-            .lines()
-            .skip(1)
-            .last()
-            .and_then(|l| l.strip_prefix("| "));
-        let text = on_line1.or(on_last).unwrap_or("");
+        let text = perfdata_text(&self.stdout).unwrap_or("");
         Perfdata::parse_list(text).unwrap_or_else(|e| panic!("perfdata of {:?}: {e}", self.stdout))
     }
 
@@ -46,6 +39,18 @@ impl PluginRun {
             .find(|p| p.label == label)
             .unwrap_or_else(|| panic!("no perfdata '{label}' in {:?}", self.stdout))
     }
+}
+
+/// A plugin output's perfdata text: after ` | ` on line 1, or on a final `| ` line.
+pub fn perfdata_text(stdout: &str) -> Option<&str> {
+    let first = stdout.lines().next().unwrap_or("");
+    let on_line1 = first.split_once(" | ").map(|(_, p)| p);
+    let on_last = stdout
+        .lines()
+        .skip(1)
+        .last()
+        .and_then(|l| l.strip_prefix("| "));
+    on_line1.or(on_last)
 }
 
 /// Runs `bin` with `args` (and `RUST_BACKTRACE=1`, which must not make any difference).
