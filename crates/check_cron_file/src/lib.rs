@@ -8,7 +8,6 @@
 //! the future is never stale). Where Zulip's Python crashed (unreadable file, non-integer
 //! timestamp or code, a code outside 0-3, no argument) this reports UNKNOWN with the reason.
 
-use anyhow::Context as _;
 use clap::Parser;
 use plugin_core::units::human_duration;
 use plugin_core::{
@@ -97,13 +96,21 @@ pub fn check_at(args: &Args, ctx: &Context, now: f64) -> CheckResult {
     let thresholds = Thresholds::new(args.warning, args.critical);
 
     ctx.stage(format!("reading {}", path.display()));
-    let bytes = match std::fs::read(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    // One line is expected: a FIFO or device is refused without blocking, and a file longer
+    // than 64 KiB is not read into memory.
+    let bytes = match plugin_core::files::open_regular(path)
+        .and_then(|f| plugin_core::files::read_to_cap(f, plugin_core::files::cap::STATE_FILE))
+    {
+        Ok(b) => b,
+        Err(e) if e.io_kind() == Some(std::io::ErrorKind::NotFound) => {
             return Err(CheckError::unknown("Results file is missing")
                 .detail(format!("no file at {}", path.display())))
         }
-        other => {
-            other.with_context(|| format!("Results file is unreadable: {}", path.display()))?
+        Err(e) => {
+            return Err(CheckError::unknown(format!(
+                "Results file is unreadable: {}: {e}",
+                path.display()
+            )))
         }
     };
     ctx.stage("parsing the results file");

@@ -11,11 +11,12 @@ pub fn reboot_required(file: &Path) -> Option<Vec<String>> {
     }
     let mut pkgs = file.as_os_str().to_owned();
     pkgs.push(".pkgs");
-    let mut names: Vec<String> = std::fs::read_to_string(&pkgs)
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
+    let mut names: Vec<String> =
+        plugin_core::files::read_text(pkgs.as_ref(), plugin_core::files::cap::CONFIG_FILE)
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
     names.sort();
     names.dedup();
     Some(names)
@@ -64,31 +65,42 @@ pub struct LastRun {
     pub outcome: Option<String>,
 }
 
-/// The last run in unattended-upgrades' log (`None`: no log, or no run in it).
+/// The most ERROR lines of one run kept (a run that failed on every package says the same
+/// thing many times).
+const MAX_ERRORS: usize = 20;
+
+/// The last run in unattended-upgrades' log (`None`: no log, or no run in it). The log is
+/// streamed line by line: memory does not grow with the log's size.
 pub fn unattended_last_run(log: &Path) -> Option<LastRun> {
-    let text = std::fs::read_to_string(log).ok()?;
-    let start = text.rfind("Starting unattended upgrades script")?;
-    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-    let run = &text[line_start..];
-    let started = run.split(',').next().unwrap_or("").trim().to_string();
-    let mut errors = Vec::new();
-    let mut outcome = None;
-    for line in run.lines() {
+    let file = plugin_core::files::open_regular(log).ok()?;
+    let mut last: Option<LastRun> = None;
+    plugin_core::files::for_each_line(file, 4096, |line, _| {
+        let line = String::from_utf8_lossy(line);
+        if line.contains("Starting unattended upgrades script") {
+            last = Some(LastRun {
+                started: line.split(',').next().unwrap_or("").trim().to_string(),
+                errors: Vec::new(),
+                outcome: None,
+            });
+        }
+        let Some(run) = last.as_mut() else {
+            return true;
+        };
         // `2026-11-21 06:25:10,456 LEVEL message`
         let Some((_, rest)) = line.split_once(' ').and_then(|(_, r)| r.split_once(' ')) else {
-            continue;
+            return true;
         };
         if let Some(e) = rest.strip_prefix("ERROR ") {
-            errors.push(e.trim().to_string());
+            if run.errors.len() < MAX_ERRORS {
+                run.errors.push(e.trim().to_string());
+            }
         } else if let Some(i) = rest.strip_prefix("INFO ") {
-            outcome = Some(i.trim().to_string());
+            run.outcome = Some(i.trim().to_string());
         }
-    }
-    Some(LastRun {
-        started,
-        errors,
-        outcome,
+        true
     })
+    .ok()?;
+    last
 }
 
 #[cfg(test)]

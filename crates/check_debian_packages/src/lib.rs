@@ -160,10 +160,13 @@ fn pending(
     Ok((apt::parse(&output, security), note))
 }
 
+/// The most of apt-get's output read (its output for thousands of upgrades is a few MiB).
+const APT_OUTPUT_CAP: usize = 16 << 20;
+
 /// Runs `apt-get -s upgrade` (or reads `--input-file`): its output.
 fn simulate(args: &Args, ctx: &Context) -> Result<String, CheckError> {
     if let Some(file) = &args.input_file {
-        return std::fs::read_to_string(file).map_err(|e| {
+        return plugin_core::files::read_text(file, APT_OUTPUT_CAP as u64).map_err(|e| {
             CheckError::unknown(format!("cannot read --input-file {}: {e}", file.display()))
         });
     }
@@ -175,7 +178,7 @@ fn simulate(args: &Args, ctx: &Context) -> Result<String, CheckError> {
     cmd.arg("upgrade")
         .env("LC_ALL", "C")
         .env("DEBIAN_FRONTEND", "noninteractive");
-    let out = plugin_core::process::run(ctx, &mut cmd, "apt-get -s upgrade", 16 << 20)?;
+    let out = plugin_core::process::run(ctx, &mut cmd, "apt-get -s upgrade", APT_OUTPUT_CAP)?;
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&out.stderr));
     if out.code != Some(0) && !text.contains("\nE: ") && !text.starts_with("E: ") {

@@ -48,13 +48,14 @@ pub fn parse_marker(text: &str) -> Result<Timestamp, String> {
 }
 
 pub fn marker(path: &Path) -> Result<Backup, CheckError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        // Zulip's words, then why.
-        CheckError::unknown(format!(
-            "could not determine completion time of last PostgreSQL backup: {}: {e}",
-            path.display()
-        ))
-    })?;
+    let text =
+        plugin_core::files::read_text(path, plugin_core::files::cap::STATE_FILE).map_err(|e| {
+            // Zulip's words, then why.
+            CheckError::unknown(format!(
+                "could not determine completion time of last PostgreSQL backup: {}: {e}",
+                path.display()
+            ))
+        })?;
     let finished = parse_marker(&text).map_err(|e| {
         CheckError::unknown(format!(
             "could not determine completion time of last PostgreSQL backup: {}: {e}",
@@ -263,9 +264,12 @@ pub fn basebackup_dir(dir: &Path) -> Result<Option<Backup>, CheckError> {
             continue;
         };
         if newest.as_ref().is_none_or(|n| finished > n.finished) {
-            let start_wal = std::fs::read_to_string(c.join("backup_label"))
-                .ok()
-                .and_then(|label| start_wal_from_label(&label));
+            let start_wal = plugin_core::files::read_text(
+                &c.join("backup_label"),
+                plugin_core::files::cap::STATE_FILE,
+            )
+            .ok()
+            .and_then(|label| start_wal_from_label(&label));
             newest = Some(Backup {
                 finished,
                 what: format!("{} ({marker})", c.display()),

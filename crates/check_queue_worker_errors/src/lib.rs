@@ -67,11 +67,20 @@ pub fn event_time(line: &str) -> Option<f64> {
     Some(zoned.timestamp().as_millisecond() as f64 / 1000.0)
 }
 
-/// Reads one errors file: events (newer than `max_age`) and the newest event's age. A line
-/// whose time cannot be read counts as an event; its time falls back to the file's mtime.
+/// The longest line kept of an errors file: its time comes first, so the rest of a long line
+/// (a large event batch as JSON) is skipped unread into memory.
+const MAX_LINE: usize = 4096;
+
+/// Reads one errors file line by line (memory stays flat in the file's size): events (newer
+/// than `max_age`) and the newest event's age. A line whose time cannot be read counts as an
+/// event; its time falls back to the file's mtime. A FIFO or device named `*.errors` is refused.
 pub fn read_queue(path: &Path, now: f64, max_age: Option<f64>) -> std::io::Result<Queue> {
-    let text = std::fs::read(path)?;
-    let mtime = std::fs::metadata(path)?
+    let file = plugin_core::files::open_regular(path).map_err(|e| match e {
+        plugin_core::files::ReadError::Io(e) => e,
+        other => std::io::Error::other(other.to_string()),
+    })?;
+    let mtime = file
+        .metadata()?
         .modified()
         .ok()
         .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
@@ -84,19 +93,23 @@ pub fn read_queue(path: &Path, now: f64, max_age: Option<f64>) -> std::io::Resul
         name,
         ..Queue::default()
     };
-    for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+    plugin_core::files::for_each_line(file, MAX_LINE, |line, _cut| {
+        if line.is_empty() {
+            return true;
+        }
         let line = String::from_utf8_lossy(line);
         let Some(at) = event_time(&line).or(mtime) else {
             q.events += 1;
-            continue;
+            return true;
         };
         let age = (now - at).max(0.0);
         if max_age.is_some_and(|max| age > max) {
-            continue;
+            return true;
         }
         q.events += 1;
         q.newest_age = Some(q.newest_age.map_or(age, |a: f64| a.min(age)));
-    }
+        true
+    })?;
     Ok(q)
 }
 

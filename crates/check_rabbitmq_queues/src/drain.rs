@@ -38,7 +38,8 @@ pub struct Stats {
 /// Reads `<dir>/<queue>.stats`.
 pub fn read_stats(dir: &Path, queue: &str) -> Result<Stats, String> {
     let path = dir.join(format!("{queue}.stats"));
-    let text = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = plugin_core::files::read_limited(&path, plugin_core::files::cap::CONFIG_FILE)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 

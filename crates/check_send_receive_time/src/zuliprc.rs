@@ -56,7 +56,7 @@ pub fn parse_api_section(text: &str) -> Result<HashMap<String, String>, String> 
 pub fn read(path: &Path, warnings: &mut Vec<String>) -> Result<Bot, CheckError> {
     use std::os::unix::fs::PermissionsExt;
     let bad = |why: String| CheckError::unknown(format!("zuliprc {}: {why}", path.display()));
-    let text = std::fs::read_to_string(path)
+    let text = plugin_core::files::read_text(path, plugin_core::files::cap::SECRET_FILE)
         .map_err(|e| CheckError::unknown(format!("cannot read zuliprc {}: {e}", path.display())))?;
     if let Ok(meta) = std::fs::metadata(path) {
         let mode = meta.permissions().mode() & 0o777;

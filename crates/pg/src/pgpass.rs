@@ -98,7 +98,8 @@ pub fn read(path: &Path) -> Result<String, Skipped> {
     if mode & 0o077 != 0 {
         return Err(Skipped::Permissions(mode));
     }
-    std::fs::read_to_string(path).map_err(|e| Skipped::Unreadable(e.to_string()))
+    plugin_core::files::read_text(path, plugin_core::files::cap::SECRET_FILE)
+        .map_err(|e| Skipped::Unreadable(e.to_string()))
 }
 
 #[cfg(test)]

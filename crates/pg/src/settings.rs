@@ -175,7 +175,9 @@ pub fn resolve(explicit: &Params, env: &Env, check: &str) -> Result<Settings, St
     if let Some(name) = service {
         let mut found = None;
         for file in service_files(env) {
-            let Ok(content) = std::fs::read_to_string(&file) else {
+            let Ok(content) =
+                plugin_core::files::read_text(&file, plugin_core::files::cap::SECRET_FILE)
+            else {
                 continue;
             };
             if let Some(params) =

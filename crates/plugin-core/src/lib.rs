@@ -10,6 +10,7 @@
 //!   state file, the single exit path.
 //! - [`process`]: helper programs run within the deadline, killed with their process group.
 //! - [`statefile`]: Zulip's `ts|code|STATE|message` files, written atomically.
+//! - [`files`]: writes that never follow a symlink, reads with a bound.
 //! - [`secret`]: passwords and keys from files, never printed.
 //!
 //! # Why not the `nagiosplugin` crate
@@ -25,6 +26,7 @@
 //! swapped).
 
 pub mod args;
+pub mod files;
 pub mod output;
 pub mod perfdata;
 pub mod process;

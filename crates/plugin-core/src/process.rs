@@ -1,6 +1,15 @@
 //! Running a helper program (wal-g, pgbackrest, apt-get, supervisorctl) within the check's
 //! deadline: in its own process group, registered with the watchdog, output capped, and killed
 //! with its whole group when the time is up, so nothing is left behind.
+//!
+//! The group also dies when the check itself is killed from outside (SIGKILL to the check, or to
+//! its process group, as Nagios 4 does at `service_check_timeout`): the process the check starts
+//! is a small guard, the leader of the helper's group, that forks the helper and waits. The
+//! guard has `PR_SET_PDEATHSIG`, so the kernel tells it when the check is gone, and it then kills
+//! its whole group: the helper and every process the helper started. (`PR_SET_PDEATHSIG` on the
+//! helper alone would leave the helper's own children running.) The guard mirrors the helper's
+//! exit status, so callers see the helper's code. It runs between `fork` and `exec` only
+//! async-signal-safe system calls.
 
 use crate::{CheckError, Context};
 use std::io::Read;
@@ -57,14 +66,85 @@ fn read_capped(mut r: impl Read, cap: usize) -> (Vec<u8>, bool) {
     (kept, truncated)
 }
 
+/// The guard, in the child between `fork` and `exec` (see the module doc). Returns in the
+/// helper, which then execs; the guard itself never returns.
+///
+/// # Safety
+/// Only for `pre_exec`: it forks, and uses only async-signal-safe calls.
+unsafe fn become_guard(check: libc::pid_t) -> std::io::Result<()> {
+    let mut set: libc::sigset_t = std::mem::zeroed();
+    libc::sigemptyset(&mut set);
+    libc::sigaddset(&mut set, libc::SIGCHLD);
+    libc::sigaddset(&mut set, libc::SIGTERM);
+    libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if libc::getppid() != check {
+        // The check died before the death signal was armed.
+        libc::_exit(126);
+    }
+    let guard = libc::getpid();
+    let helper = libc::fork();
+    if helper < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if helper == 0 {
+        // The helper: dies with the guard should the guard ever die first, and execs with the
+        // empty signal mask std gave the child.
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        if libc::getppid() != guard {
+            libc::_exit(126);
+        }
+        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        return Ok(());
+    }
+    // The guard keeps no descriptor: the check's pipes end when the helper's output ends, and
+    // std's exec-error pipe is left to the helper.
+    if libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32) != 0 {
+        for fd in 0..1024 {
+            libc::close(fd);
+        }
+    }
+    loop {
+        let sig = libc::sigwaitinfo(&set, std::ptr::null_mut());
+        if sig == libc::SIGTERM {
+            // The check is gone (or someone stops the guard): the whole group goes.
+            libc::kill(0, libc::SIGKILL);
+        }
+        let mut status = 0;
+        if libc::waitpid(helper, &mut status, libc::WNOHANG) == helper {
+            if libc::WIFSIGNALED(status) {
+                let sig = libc::WTERMSIG(status);
+                libc::signal(sig, libc::SIG_DFL);
+                let mut one: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut one);
+                libc::sigaddset(&mut one, sig);
+                libc::sigprocmask(libc::SIG_UNBLOCK, &one, std::ptr::null_mut());
+                libc::kill(libc::getpid(), sig);
+                libc::_exit(128 + sig);
+            }
+            libc::_exit(libc::WEXITSTATUS(status));
+        }
+    }
+}
+
 /// Runs `cmd` (stdin closed) until it ends or the check's deadline is near, keeping at most
 /// `cap` bytes of each output stream. `what` names it in messages (`wal-g backup-list`).
 /// Not found / not executable / timed out are UNKNOWN: the check could not measure.
+///
+/// Call it from the thread that waits for the result (the check's own): the kernel's death
+/// signal follows the thread that started the helper.
 pub fn run(ctx: &Context, cmd: &mut Command, what: &str, cap: usize) -> Result<Output, CheckError> {
+    let check = std::process::id() as libc::pid_t;
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
+    // SAFETY: become_guard uses only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || become_guard(check));
+    }
     ctx.stage(format!("running {what}"));
     let mut child = cmd.spawn().map_err(|e| {
         let program = cmd.get_program().to_string_lossy().into_owned();

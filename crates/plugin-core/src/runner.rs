@@ -6,6 +6,8 @@
 //! - starts a watchdog thread for the deadline (`-t`), which, even while the check is blocked in
 //!   a system call, kills registered child process groups, prints `... timed out after N seconds`
 //!   and exits with `--timeout-result` (default UNKNOWN);
+//! - ends the run on SIGTERM, SIGINT or SIGHUP the way the deadline does (helpers killed, one
+//!   UNKNOWN line naming the signal and the stage, the state file written, exit 3);
 //! - turns a panic anywhere into `UNKNOWN - internal error: ...` with exit 3;
 //! - prints the report once (whoever finishes first, check or watchdog, is the only one to print),
 //!   writes the `--state-file`, and exits 0-3. Nothing is written to stderr.
@@ -148,6 +150,10 @@ pub struct CommonArgs {
         help_heading = "Common options"
     )]
     pub state_file: Option<PathBuf>,
+
+    /// Write state files into a directory every user may write even without the sticky bit
+    #[arg(long = "allow-world-writable-dir", help_heading = "Common options")]
+    pub allow_world_writable_dir: bool,
 
     /// Most bytes of output; long output and perfdata share what line 1 leaves (0: no limit)
     #[arg(long = "output-limit", value_name = "BYTES", default_value_t = DEFAULT_OUTPUT_LIMIT,
@@ -429,12 +435,78 @@ fn install_panic_hook(plugin: Plugin) {
 /// `timed out after 10 seconds while <stage>`: the one wording of a deadline, for the watchdog
 /// and for a check whose client gave up just before it.
 fn timeout_message(seconds: f64) -> String {
-    let stage = match SHARED.get().map(|s| lock(&s.stage).clone()) {
+    format!(
+        "timed out after {}{}",
+        seconds_phrase(seconds),
+        while_stage()
+    )
+}
+
+/// ` while <stage>: <step>`, or nothing before the check has named a stage.
+fn while_stage() -> String {
+    match SHARED.get().map(|s| lock(&s.stage).clone()) {
         Some((Some(stage), Some(step))) => format!(" while {stage}: {step}"),
         Some((Some(what), None)) | Some((None, Some(what))) => format!(" while {what}"),
         _ => String::new(),
-    };
-    format!("timed out after {}{stage}", seconds_phrase(seconds))
+    }
+}
+
+/// The signals that end a run the way the deadline does: what a daemon, a service manager or
+/// a terminal sends before it resorts to SIGKILL.
+const END_SIGNALS: [(libc::c_int, &str); 3] = [
+    (libc::SIGTERM, "SIGTERM"),
+    (libc::SIGINT, "SIGINT"),
+    (libc::SIGHUP, "SIGHUP"),
+];
+
+fn end_signal_set() -> libc::sigset_t {
+    // SAFETY: sigemptyset/sigaddset initialise and fill a sigset_t we own.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for (sig, _) in END_SIGNALS {
+            libc::sigaddset(&mut set, sig);
+        }
+        set
+    }
+}
+
+/// Blocks the end signals in the calling thread, and so in every thread started after it: they
+/// stay pending until [`start_signal_thread`] takes them. Called first thing in [`run`], before
+/// any thread exists. (Helpers start with an empty mask: std resets it in the child.)
+fn block_end_signals() {
+    let set = end_signal_set();
+    // SAFETY: pthread_sigmask with a valid set; the old mask is not needed.
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// A thread that waits for an end signal with `sigwait` and ends the run: helpers killed, one
+/// UNKNOWN line naming the signal and the stage, state file written, exit 3. `sigwait` in a
+/// thread of its own, rather than a handler (or the signal-hook crate's self-pipe, which also
+/// needs a thread to act), keeps the exit path out of signal context entirely.
+fn start_signal_thread() {
+    let set = end_signal_set();
+    let _ = thread::Builder::new()
+        .name("custos-signals".into())
+        .spawn(move || loop {
+            let mut sig: libc::c_int = 0;
+            // SAFETY: sigwait with a valid set and out-pointer; the signals are blocked in
+            // every thread, so they are delivered here.
+            if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
+                continue;
+            }
+            let name = END_SIGNALS
+                .iter()
+                .find(|(s, _)| *s == sig)
+                .map_or("a signal", |(_, n)| n);
+            kill_children();
+            finish(Report::new(
+                State::Unknown,
+                format!("stopped by {name}{}", while_stage()),
+            ))
+        });
 }
 
 fn start_watchdog(deadline: Instant, seconds: f64, state: State) {
@@ -545,6 +617,7 @@ where
     F: FnOnce(&A, &Context) -> CheckResult,
 {
     let started = Instant::now();
+    block_end_signals();
     let label = plugin.label();
     install_panic_hook(plugin);
     let (args, common, invoked_as) = parse_args::<A>(&plugin, &label);
@@ -563,6 +636,8 @@ where
         stage: Mutex::new((None, None)),
         warnings: Mutex::new(Vec::new()),
     });
+    crate::files::allow_world_writable_dirs(common.allow_world_writable_dir);
+    start_signal_thread();
     start_watchdog(deadline, common.timeout.seconds, timeout_state);
 
     let ctx = Context {

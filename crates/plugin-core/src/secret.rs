@@ -39,7 +39,7 @@ pub struct FromFile {
 /// (also registered with [`crate::runner::warn`], so that every result carries it).
 pub fn read_file(path: &Path, what: &str) -> Result<FromFile, CheckError> {
     use std::os::unix::fs::PermissionsExt;
-    let text = std::fs::read_to_string(path)
+    let text = crate::files::read_text(path, crate::files::cap::SECRET_FILE)
         .map_err(|e| CheckError::unknown(format!("cannot read {what} {}: {e}", path.display())))?;
     let line = text.lines().next().unwrap_or("").trim_end_matches('\r');
     if line.is_empty() {

@@ -1,13 +1,11 @@
 //! Cron-mode result files in Zulip's format: one line `unix_ts|code|STATE|message`.
 //!
-//! Written atomically (a temporary file in the same directory, then `rename`), so a reader never
-//! sees half a file; read back by `check_cron_file` with Zulip's rules.
+//! Written atomically and never through a symlink ([`crate::files::write_atomic`]), so a reader
+//! never sees half a file; read back by `check_cron_file` with Zulip's rules.
 
 use crate::output::sanitize_line;
 use crate::state::State;
-use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// One result record.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -109,35 +107,7 @@ impl Record {
     }
 }
 
-/// Writes `content` to `path` atomically: a temporary file beside it, flushed to disk, then
-/// renamed over `path`. On error the temporary file is removed.
-pub fn write_atomic(path: &Path, content: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no file name"))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".{}.tmp", std::process::id()));
-    let tmp = dir.join(tmp_name);
-    let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
-        f.write_all(content)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
+pub use crate::files::write_atomic;
 
 /// Writes a record to `path` atomically.
 pub fn write_record(path: &Path, record: &Record) -> std::io::Result<()> {
@@ -148,8 +118,8 @@ pub fn write_record(path: &Path, record: &Record) -> std::io::Result<()> {
 /// first run; a file that cannot be read as `T` is replaced, with a note saying so, never a
 /// failure of the check.
 pub fn load_json<T: serde::de::DeserializeOwned + Default>(path: &Path) -> (T, Option<String>) {
-    match fs::read(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (T::default(), None),
+    match crate::files::read_limited(path, crate::files::cap::JSON_STATE) {
+        Err(e) if e.io_kind() == Some(std::io::ErrorKind::NotFound) => (T::default(), None),
         Err(e) => (
             T::default(),
             Some(format!(
@@ -179,6 +149,7 @@ pub fn save_json<T: serde::Serialize>(path: &Path, value: &T) -> std::io::Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn json_state_survives_and_corruption_is_replaced() {

@@ -269,9 +269,13 @@ impl Stat {
     }
 }
 
+/// The most of a /proc text file read (they are a few KiB; /proc/stat grows with the CPUs).
+const PROC_FILE_CAP: u64 = 4 << 20;
+
 /// The boot time, seconds since the Unix epoch (`btime` in `/proc/stat`).
 fn boot_time() -> Result<u64, String> {
-    let text = std::fs::read_to_string("/proc/stat").map_err(|e| format!("/proc/stat: {e}"))?;
+    let text = plugin_core::files::read_text("/proc/stat".as_ref(), PROC_FILE_CAP)
+        .map_err(|e| format!("/proc/stat: {e}"))?;
     text.lines()
         .find_map(|l| l.strip_prefix("btime "))
         .and_then(|v| v.trim().parse().ok())
@@ -281,7 +285,8 @@ fn boot_time() -> Result<u64, String> {
 /// Proportional set size from `/proc/<pid>/smaps_rollup`, bytes.
 pub fn pss(pid: u32) -> Result<u64, String> {
     let path = format!("/proc/{pid}/smaps_rollup");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+    let text = plugin_core::files::read_text(path.as_ref(), PROC_FILE_CAP)
+        .map_err(|e| format!("{path}: {e}"))?;
     text.lines()
         .find_map(|l| l.strip_prefix("Pss:"))
         .and_then(|v| v.trim().strip_suffix("kB"))

@@ -20,6 +20,7 @@ pub mod amqp;
 pub mod certs;
 pub mod faults;
 pub mod guard;
+pub mod kill;
 pub mod nginx;
 pub mod pgcheck;
 pub mod plugin;

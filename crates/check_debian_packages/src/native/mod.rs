@@ -404,7 +404,8 @@ fn parse_provides(field: &str) -> Vec<Provide> {
 fn release_info(lists: &Path, src: &sources::Source) -> Result<Option<FileInfo>, Unsupported> {
     for name in ["InRelease", "Release"] {
         let path = lists.join(src.list_name(name));
-        let Ok(text) = std::fs::read_to_string(&path) else {
+        // Release files are tens of KiB; a huge one is not apt's either.
+        let Ok(text) = plugin_core::files::read_text(&path, 64 << 20) else {
             continue;
         };
         // InRelease: the signed message between the armor lines.

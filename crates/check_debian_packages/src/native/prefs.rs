@@ -254,7 +254,7 @@ impl Match {
 /// Reads the preferences file and the parts directory, in apt's order.
 pub fn read(file: &Path, parts: &Path) -> Result<Vec<Pin>, Unsupported> {
     let mut pins = Vec::new();
-    if let Ok(text) = std::fs::read_to_string(file) {
+    if let Ok(text) = plugin_core::files::read_text(file, plugin_core::files::cap::CONFIG_FILE) {
         pins.extend(parse(&text)?);
     }
     let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(parts)
@@ -270,7 +270,7 @@ pub fn read(file: &Path, parts: &Path) -> Result<Vec<Pin>, Unsupported> {
         if !valid || !ext_ok || !f.is_file() {
             continue;
         }
-        if let Ok(text) = std::fs::read_to_string(&f) {
+        if let Ok(text) = plugin_core::files::read_text(&f, plugin_core::files::cap::CONFIG_FILE) {
             pins.extend(parse(&text)?);
         }
     }

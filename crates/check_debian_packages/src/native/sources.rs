@@ -67,7 +67,7 @@ pub fn uri_to_filename(uri: &str) -> String {
 /// module does (flat repositories, variables, architecture additions) are [`Unsupported`].
 pub fn read(list: &Path, parts: &Path) -> Result<Vec<Source>, Unsupported> {
     let mut out = Vec::new();
-    if let Ok(text) = std::fs::read_to_string(list) {
+    if let Ok(text) = plugin_core::files::read_text(list, plugin_core::files::cap::CONFIG_FILE) {
         out.extend(one_line(&text)?);
     }
     let mut files: Vec<PathBuf> = std::fs::read_dir(parts)
@@ -83,7 +83,8 @@ pub fn read(list: &Path, parts: &Path) -> Result<Vec<Source>, Unsupported> {
         {
             continue;
         }
-        let Ok(text) = std::fs::read_to_string(&f) else {
+        let Ok(text) = plugin_core::files::read_text(&f, plugin_core::files::cap::CONFIG_FILE)
+        else {
             continue;
         };
         if name.ends_with(".list") {
