@@ -93,12 +93,22 @@ pub fn read_queue(path: &Path, now: f64, max_age: Option<f64>) -> std::io::Resul
         name,
         ..Queue::default()
     };
+    // Workers write events in batches with the same second: the last stamp's time is reused.
+    let mut last: Option<(Vec<u8>, Option<f64>)> = None;
     plugin_core::files::for_each_line(file, MAX_LINE, |line, _cut| {
         if line.is_empty() {
             return true;
         }
-        let line = String::from_utf8_lossy(line);
-        let Some(at) = event_time(&line).or(mtime) else {
+        let stamp = line.split(|&b| b == b'\t').next().unwrap_or(line);
+        let at = match &last {
+            Some((s, at)) if s.as_slice() == stamp => *at,
+            _ => {
+                let at = event_time(&String::from_utf8_lossy(stamp));
+                last = Some((stamp.to_vec(), at));
+                at
+            }
+        };
+        let Some(at) = at.or(mtime) else {
             q.events += 1;
             return true;
         };

@@ -221,7 +221,7 @@ pub fn for_each_line(
             }
             return Ok(());
         }
-        let (chunk, end) = match buf.iter().position(|&b| b == b'\n') {
+        let (chunk, end) = match memchr::memchr(b'\n', buf) {
             Some(i) => (&buf[..i], Some(i + 1)),
             None => (buf, None),
         };
