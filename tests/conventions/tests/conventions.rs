@@ -127,15 +127,14 @@ fn every_option_is_documented_in_the_readme() {
 }
 
 fn is_common(opt: &str) -> bool {
-    matches!(
-        opt,
-        "--verbose"
-            | "--timeout"
-            | "--timeout-result"
-            | "--output-format"
-            | "--state-file"
-            | "--output-limit"
-    )
+    use clap::Args;
+    // The options plugin-core adds to every check (documented once, under Common options).
+    let common = plugin_core::CommonArgs::augment_args(clap::Command::new("common"));
+    let found = common
+        .get_arguments()
+        .filter_map(|a| a.get_long())
+        .any(|l| opt.strip_prefix("--") == Some(l));
+    found
 }
 
 #[test]

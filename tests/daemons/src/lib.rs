@@ -153,10 +153,14 @@ pub struct ServiceStatus {
     pub output: String,
     pub long_output: String,
     pub perfdata: String,
+    /// Unix time of the last check (`0` before the first).
+    pub last_check: String,
 }
 
 /// A private Nagios 4: its own nagios.cfg, status file, check result and command paths, run as
-/// root, every interval one second long.
+/// root. Intervals are real minutes and concurrency is unlimited, so every service is checked
+/// once at start-up (no inter-check delay) and not again within a test: nothing queues behind
+/// anything, however busy the machine is. Later checks are forced ([`Nagios::check_now`]).
 pub struct Nagios {
     pub dir: PathBuf,
     _daemon: Daemon,
@@ -178,12 +182,12 @@ impl Nagios {
              nagios_user=root\nnagios_group=root\ncheck_external_commands=1\n\
              command_file={d}/nagios.cmd\nlock_file={d}/nagios.pid\ntemp_file={d}/nagios.tmp\n\
              temp_path={d}\ncheck_result_path={d}/checkresults\nretain_state_information=0\n\
-             state_retention_file={d}/retention.dat\ninterval_length=1\n\
+             state_retention_file={d}/retention.dat\ninterval_length=60\n\
              service_inter_check_delay_method=n\nhost_inter_check_delay_method=n\n\
              max_service_check_spread=1\nmax_host_check_spread=1\ncheck_result_reaper_frequency=1\n\
              max_check_result_reaper_time=1\nservice_check_timeout=60\nhost_check_timeout=10\n\
              enable_notifications=0\nenable_flap_detection=0\nuse_syslog=0\ndebug_level=0\n\
-             allow_empty_hostgroup_assignment=1\nmax_concurrent_checks=8\n\
+             allow_empty_hostgroup_assignment=1\nmax_concurrent_checks=0\n\
              illegal_macro_output_chars=`~$&|'\"<>\n"
         );
         for f in cfg_files {
@@ -235,24 +239,51 @@ impl Nagios {
         parse_status(&text)
     }
 
-    /// Waits until `pred` holds for the status, up to `timeout`; returns the status then.
+    /// Waits until `pred` holds for the status; returns the status then. The bound is not a
+    /// fixed clock: the wait fails only when Nagios has made no progress (no service newly
+    /// checked or changed, by `progress`) for `stall`, so a slow machine only takes longer.
     pub fn wait_for(
         &self,
         what: &str,
-        timeout: Duration,
+        stall: Duration,
+        progress: impl Fn(&[ServiceStatus]) -> String,
         pred: impl Fn(&[ServiceStatus]) -> bool,
     ) -> Result<Vec<ServiceStatus>> {
-        wait_until(what, timeout, || {
+        let mut last = String::new();
+        let mut since = std::time::Instant::now();
+        loop {
             let s = self.status();
-            (!s.is_empty() && pred(&s)).then_some(s)
-        })
-        .with_context(|| {
-            let log = std::fs::read_to_string(self.dir.join("nagios.log")).unwrap_or_default();
-            format!(
-                "Nagios' log ends: {}",
-                &log[log.len().saturating_sub(2000)..]
-            )
-        })
+            if !s.is_empty() && pred(&s) {
+                return Ok(s);
+            }
+            let now = progress(&s);
+            if now != last {
+                last = now;
+                since = std::time::Instant::now();
+            } else if since.elapsed() > stall {
+                let log = std::fs::read_to_string(self.dir.join("nagios.log")).unwrap_or_default();
+                let pending: Vec<String> = s
+                    .iter()
+                    .filter(|x| !x.checked)
+                    .map(|x| format!("{}/{}", x.host, x.service))
+                    .collect();
+                bail!(
+                    "no progress towards {what} for {stall:?} (progress: {last}; not checked: \
+                     {pending:?}); Nagios' log ends: {}",
+                    &log[log.len().saturating_sub(2000)..]
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// How many services Nagios has checked, and their last check times: changes whenever it
+    /// records a result (for [`Nagios::wait_for`]).
+    pub fn checked_progress(s: &[ServiceStatus]) -> String {
+        let checked = s.iter().filter(|x| x.checked).count();
+        let mut stamps: Vec<&str> = s.iter().map(|x| x.last_check.as_str()).collect();
+        stamps.sort();
+        format!("{checked} of {} checked, {}", s.len(), stamps.join(","))
     }
 
     /// Asks Nagios to check a service now (external command).
@@ -291,6 +322,7 @@ pub fn parse_status(text: &str) -> Vec<ServiceStatus> {
                     output: get("plugin_output"),
                     long_output: get("long_plugin_output").replace("\\n", "\n"),
                     perfdata: get("performance_data"),
+                    last_check: get("last_check"),
                 });
             }
         } else if let (Some(f), Some((k, v))) = (fields.as_mut(), line.split_once('=')) {

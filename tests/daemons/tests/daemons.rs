@@ -398,9 +398,12 @@ fn shipped_definitions_under_the_real_daemons() {
     // Nagios runs its checks with its own environment: HOME has the nagios role's .pgpass.
     let nagios = Nagios::start(&ndir, &cfg, &w.home).unwrap();
     let all = nagios
-        .wait_for("every service checked", Duration::from_secs(120), |s| {
-            s.len() >= 40 && s.iter().all(|x| x.checked)
-        })
+        .wait_for(
+            "every service checked",
+            Duration::from_secs(120),
+            Nagios::checked_progress,
+            |s| s.len() >= 40 && s.iter().all(|x| x.checked),
+        )
         .unwrap();
     let app = "zulip-app";
     let expect: &[(&str, &str, i32, &str)] = &[
@@ -529,10 +532,15 @@ fn shipped_definitions_under_the_real_daemons() {
         nagios.check_now(host, service).unwrap();
     }
     let after = nagios
-        .wait_for("the replica's loss", Duration::from_secs(30), |s| {
-            find(s, "zulip-db2", "Check PostgreSQL connection").state == 2
-                && find(s, "zulip-db1", "Check PostgreSQL replication lag").state == 2
-        })
+        .wait_for(
+            "the replica's loss",
+            Duration::from_secs(120),
+            Nagios::checked_progress,
+            |s| {
+                find(s, "zulip-db2", "Check PostgreSQL connection").state == 2
+                    && find(s, "zulip-db1", "Check PostgreSQL replication lag").state == 2
+            },
+        )
         .unwrap();
     let conn = find(&after, "zulip-db2", "Check PostgreSQL connection");
     assert!(
@@ -572,17 +580,20 @@ fn shipped_definitions_under_the_real_daemons() {
     let conf = Icinga::config(&idir, &w.plugins, &objects).unwrap();
     Icinga::validate(&idir, &conf).unwrap();
     let icinga = Icinga::start(&idir, &conf).unwrap();
-    let results =
-        custos_harness::util::wait_until("Icinga's check results", Duration::from_secs(60), || {
+    let results = custos_harness::util::wait_until(
+        "Icinga's check results",
+        Duration::from_secs(300),
+        || {
             let r = icinga.results();
             (r.len() >= 5).then_some(r)
-        })
-        .unwrap_or_else(|e| {
-            panic!(
-                "{e}: {}",
-                std::fs::read_to_string(idir.join("icinga2.out")).unwrap_or_default()
-            )
-        });
+        },
+    )
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}",
+            std::fs::read_to_string(idir.join("icinga2.out")).unwrap_or_default()
+        )
+    });
     for (service, state, start) in [
         ("https", "OK", "WEBSITE_RESPONSE OK - HTTP/1.1 200 OK"),
         (

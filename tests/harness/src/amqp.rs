@@ -75,21 +75,29 @@ impl Amqp {
     pub fn declare_many(&self, prefix: &str, count: usize) -> Result<()> {
         self.rt.block_on(async {
             let ch = self.conn.create_channel().await?;
-            let mut pending = Vec::new();
+            // lapin sends a declare when its future is first polled: spawned tasks are polled
+            // at once, so up to 500 declares are in flight (pipelined on the channel).
+            let mut pending = tokio::task::JoinSet::new();
             for i in 0..count {
-                pending.push(ch.queue_declare(
-                    format!("{prefix}{i:05}").as_str().into(),
-                    lapin::options::QueueDeclareOptions::default(),
-                    FieldTable::default(),
-                ));
+                let ch = ch.clone();
+                let name = format!("{prefix}{i:05}");
+                pending.spawn(async move {
+                    ch.queue_declare(
+                        name.as_str().into(),
+                        lapin::options::QueueDeclareOptions::default(),
+                        FieldTable::default(),
+                    )
+                    .await
+                    .map(|_| ())
+                });
                 if pending.len() == 500 {
-                    for p in pending.drain(..) {
-                        p.await?;
+                    while let Some(r) = pending.join_next().await {
+                        r??;
                     }
                 }
             }
-            for p in pending {
-                p.await?;
+            while let Some(r) = pending.join_next().await {
+                r??;
             }
             Ok(())
         })

@@ -29,7 +29,11 @@ impl Guard {
             .arg(concat!(
                 // alive PID: running and not a zombie (kill -0 succeeds on zombies).
                 r#"alive() { [ -r /proc/$1/stat ] && ! grep -q ') Z ' /proc/$1/stat 2>/dev/null; }; "#,
-                r#"read _ignored; . "$0" >/dev/null 2>&1; rm -rf "$1""#
+                // sweep DIR: SIGKILL to every process that still names DIR in its command line
+                // or environment (a server's child in a session of its own, an epmd a broker
+                // daemonised), until none is left or 5 s have passed.
+                r#"sweep() { i=0; while :; do found=; for p in /proc/[0-9]*; do pid=${p#/proc/}; [ "$pid" = "$$" ] && continue; if grep -qsF -- "$1" "$p/cmdline" "$p/environ" && alive "$pid"; then kill -KILL "$pid" 2>/dev/null; found=1; fi; done; [ -z "$found" ] && return; i=$((i+1)); [ $i -ge 50 ] && return; sleep 0.1; done; }; "#,
+                r#"read _ignored; . "$0" >/dev/null 2>&1; sweep "$1"; rm -rf "$1""#
             ))
             .arg(&script)
             .arg(base)
@@ -66,6 +70,34 @@ impl Guard {
         self.watcher.wait().context("waiting for cleanup")?;
         Ok(())
     }
+}
+
+/// Live processes (not zombies, not this one) that name `base` in their command line or
+/// environment: what a cleanup left behind.
+pub fn leftovers(base: &Path) -> Vec<(u32, String)> {
+    let needle = base.as_os_str().as_encoded_bytes();
+    let me = std::process::id();
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let environ = std::fs::read(e.path().join("environ")).unwrap_or_default();
+        let names = |b: &[u8]| b.windows(needle.len()).any(|w| w == needle);
+        if !(names(&cmdline) || names(&environ)) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        if stat.is_empty() || stat.contains(") Z ") {
+            continue;
+        }
+        out.push((pid, String::from_utf8_lossy(&cmdline).replace('\0', " ")));
+    }
+    out
 }
 
 /// A shell line that stops the process group led by `pgid`: `signal` (TERM, or KILL for

@@ -58,8 +58,19 @@ fn run(cmd: &[String]) -> Result<i32> {
         .with_context(|| format!("running {}", cmd[0]));
     let stop = Instant::now();
     guard.cleanup()?;
+    // Nothing of the servers may outlive the run: a leftover fails it, loudly.
+    let left = custos_harness::guard::leftovers(&base);
+    if !left.is_empty() {
+        for (pid, cmd) in &left {
+            eprintln!("custos-harness: LEFT RUNNING after cleanup: pid {pid}: {cmd}");
+        }
+        anyhow::bail!(
+            "{} process(es) of the test servers survived the cleanup (see above)",
+            left.len()
+        );
+    }
     eprintln!(
-        "custos-harness: servers stopped and {} removed ({:.1}s)",
+        "custos-harness: servers stopped and {} removed, no process left ({:.1}s)",
         base.display(),
         stop.elapsed().as_secs_f64()
     );

@@ -243,6 +243,11 @@ pub fn start(base: &Path, guard: &Guard) -> Result<RabbitMq> {
         .context("starting epmd (apt-get install erlang-base / rabbitmq-server)")?;
     guard.on_cleanup(&stop_group_line(epmd.id(), "TERM"))?;
     reap(epmd);
+    // Until our epmd listens, the broker (and rabbitmqctl) would daemonise one of their own,
+    // outside every process group we stop.
+    wait_until("the test epmd", Duration::from_secs(30), || {
+        std::net::TcpStream::connect(("127.0.0.1", r.epmd_port)).ok()
+    })?;
 
     let mut cmd = command_as(&server, None::<&User>);
     r.env(&mut cmd);
@@ -255,7 +260,9 @@ pub fn start(base: &Path, guard: &Guard) -> Result<RabbitMq> {
         .process_group(0)
         .spawn()
         .context("starting rabbitmq-server")?;
-    // beam ignores SIGTERM; throwaway data has nothing to flush, so the group is killed.
+    // Throwaway data has nothing to flush, and a broker with 10,000 queues takes minutes to
+    // stop gracefully: the group is killed at once (the guard's sweep catches any process of
+    // it in a session of its own).
     guard.on_cleanup(&stop_group_line(node.id(), "KILL"))?;
     reap(node);
 

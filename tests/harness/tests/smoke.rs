@@ -216,3 +216,33 @@ fn fault_servers_misbehave_as_told() {
     assert!(trickle.all_closed(Duration::from_secs(2)));
     assert_eq!(trickle.accepted(), 1);
 }
+
+/// A broker holding 10,000 queues (slow to stop, busy collecting statistics) is gone, with its
+/// epmd and every process of it, once its guard cleans up; nothing names its directory after.
+#[test]
+fn a_broker_with_10000_queues_leaves_nothing_behind() {
+    let base = custos_harness::make_base().unwrap();
+    let guard = custos_harness::guard::Guard::new(&base).unwrap();
+    let r = custos_harness::rabbitmq::start(&base, &guard).unwrap();
+    let amqp = r.amqp("/").unwrap();
+    amqp.declare_many("scale-", 10_000).unwrap();
+    let (status, body) = r
+        .api("GET", "/api/queues/%2F?columns=name&page=1&page_size=1", "")
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"total_count\":10000"), "{body}");
+    assert!(
+        !custos_harness::guard::leftovers(&base).is_empty(),
+        "the broker runs before the cleanup"
+    );
+    drop(amqp);
+    let stop = std::time::Instant::now();
+    guard.cleanup().unwrap();
+    let left = custos_harness::guard::leftovers(&base);
+    assert!(left.is_empty(), "left running: {left:?}");
+    assert!(!base.exists());
+    eprintln!(
+        "10,000-queue broker stopped, nothing left, in {:.1}s",
+        stop.elapsed().as_secs_f64()
+    );
+}
