@@ -26,7 +26,9 @@ fn main() {
                 custos_conventions::icinga2(&plugin, &cmd),
             )
         };
-        std::fs::write(&path, text).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+        // The same writer as state files: never through a symlink, never half written.
+        plugin_core::files::write_atomic(&path, text.as_bytes())
+            .unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
         println!("{}", path.display());
     }
 }
