@@ -571,8 +571,7 @@ pub fn command<A: clap::CommandFactory>(plugin: &Plugin) -> clap::Command {
 
 /// Parses arguments into the check's own `A` and the [`CommonArgs`]; on `--help`, `--version`
 /// or a usage error, prints to stdout and exits 3.
-fn parse_args<A: Parser>(plugin: &Plugin, label: &str) -> (A, CommonArgs, String) {
-    let argv: Vec<OsString> = std::env::args_os().collect();
+fn parse_args<A: Parser>(plugin: &Plugin, label: &str, argv: Vec<OsString>) -> (A, CommonArgs, String) {
     let invoked_as = argv
         .first()
         .and_then(|a| std::path::Path::new(a).file_name())
@@ -616,11 +615,21 @@ where
     A: Parser,
     F: FnOnce(&A, &Context) -> CheckResult,
 {
+    run_with_args(plugin, check, std::env::args_os().collect())
+}
+
+/// [`run`] with the command line given: `argv[0]` is the name the check was invoked as (the
+/// multi-call binary passes `custos CHECK ARGS...` on without `custos`).
+pub fn run_with_args<A, F>(plugin: Plugin, check: F, argv: Vec<OsString>) -> !
+where
+    A: Parser,
+    F: FnOnce(&A, &Context) -> CheckResult,
+{
     let started = Instant::now();
     block_end_signals();
     let label = plugin.label();
     install_panic_hook(plugin);
-    let (args, common, invoked_as) = parse_args::<A>(&plugin, &label);
+    let (args, common, invoked_as) = parse_args::<A>(&plugin, &label, argv);
 
     let timeout_state = common
         .timeout_result

@@ -1,0 +1,3 @@
+fn main() {
+    custos::main(std::env::args_os().collect())
+}
