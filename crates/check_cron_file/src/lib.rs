@@ -9,13 +9,12 @@
 //! timestamp or code, a code outside 0-3, no argument) this reports UNKNOWN with the reason.
 
 use clap::Parser;
-use plugin_core::units::human_duration;
+use plugin_core::human_duration;
 use plugin_core::{
     args, statefile, CheckError, CheckResult, Context, Perfdata, Plugin, Range, Report, State,
     Thresholds, Uom,
 };
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 pub const PLUGIN: Plugin = Plugin {
     short_status: true,
@@ -70,15 +69,8 @@ pub struct Args {
     pub critical: Option<Range>,
 }
 
-fn now_secs() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
 pub fn check(args: &Args, ctx: &Context) -> CheckResult {
-    check_at(args, ctx, now_secs())
+    check_at(args, ctx, plugin_core::unix_now())
 }
 
 /// The check, with "now" given (tests pin the clock).

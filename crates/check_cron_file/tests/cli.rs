@@ -1,5 +1,7 @@
 //! check_cron_file as Nagios runs it: the real binary, real files, stdout and exit code.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use custos_harness::plugin::{run_plugin, PluginRun};
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -3,20 +3,18 @@
 //!
 //! Replaces Zulip's Perl `check_debian_packages` (2012, unchanged since), which called any
 //! release with "security" in it a security update, and whose `/stable$/` test never matches
-//! on modern apt. Pending upgrades come from the [`native`] engine (dpkg's status and apt's
+//! on modern apt. Pending upgrades come from custos-apt's native engine (dpkg's status and apt's
 //! lists, as apt's policy and keep-back resolver read them), or from `apt-get -s -o
 //! Debug::NoLocking=true upgrade` (no root, no lock, killed with its process group at the
 //! deadline) with `--engine apt` or where the native engine does not model apt's answer;
-//! security is decided per release ([`apt::is_security_release`], or `--security-regex`).
+//! security is decided per release ([`custos_apt::is_security_release`], or `--security-regex`).
 
-pub mod apt;
 pub mod host;
-pub mod native;
 
 use clap::Parser;
 use plugin_core::{
-    args, CheckError, CheckResult, Context, Dimension, Findings, Perfdata, Plugin, Range, Report,
-    State, Thresholds, Uom,
+    args, plural, CheckError, CheckResult, Context, Dimension, Findings, Perfdata, Plugin, Range,
+    Report, State, SubResult, Thresholds, Uom,
 };
 use regex_lite::Regex;
 use std::path::PathBuf;
@@ -117,7 +115,7 @@ pub enum Engine {
 }
 
 /// apt's configuration as apt resolves it (`apt-config dump`, with the --apt-option values).
-fn apt_config(args: &Args, ctx: &Context) -> Result<native::config::AptConfig, CheckError> {
+fn apt_config(args: &Args, ctx: &Context) -> Result<custos_apt::config::AptConfig, CheckError> {
     let mut cmd = Command::new("apt-config");
     for o in &args.apt_option {
         cmd.arg("-o").arg(o);
@@ -130,9 +128,9 @@ fn apt_config(args: &Args, ctx: &Context) -> Result<native::config::AptConfig, C
             out.complaint()
         )));
     }
-    Ok(native::config::AptConfig::parse(&String::from_utf8_lossy(
-        &out.stdout,
-    )))
+    Ok(custos_apt::config::AptConfig::parse(
+        &String::from_utf8_lossy(&out.stdout),
+    ))
 }
 
 /// The pending upgrades, and a note on how they were found.
@@ -140,14 +138,14 @@ fn pending(
     args: &Args,
     ctx: &Context,
     security: &dyn Fn(&str) -> bool,
-) -> Result<(apt::Simulation, String), CheckError> {
+) -> Result<(custos_apt::Simulation, String), CheckError> {
     let mut why_apt = String::from("--engine apt");
     if args.input_file.is_none() && args.engine == Engine::Native {
         let config = apt_config(args, ctx)?;
         ctx.stage("reading dpkg's status and apt's lists");
-        match native::simulate(&config, security) {
+        match custos_apt::simulate(&config, security) {
             Ok(sim) => return Ok((sim, "engine: native".into())),
-            Err(native::Unsupported(why)) => {
+            Err(custos_apt::Unsupported(why)) => {
                 why_apt = format!("the native engine does not model {why}")
             }
         }
@@ -157,7 +155,7 @@ fn pending(
         Some(f) => format!("engine: apt output from {}", f.display()),
         None => format!("engine: apt-get -s upgrade ({why_apt})"),
     };
-    Ok((apt::parse(&output, security), note))
+    Ok((custos_apt::parse(&output, security), note))
 }
 
 /// The most of apt-get's output read (its output for thousands of upgrades is a few MiB).
@@ -194,7 +192,7 @@ fn simulate(args: &Args, ctx: &Context) -> Result<String, CheckError> {
 pub fn check(args: &Args, ctx: &Context) -> CheckResult {
     let security = |release: &str| match &args.security_regex {
         Some(re) => re.is_match(release),
-        None => apt::is_security_release(release),
+        None => custos_apt::is_security_release(release),
     };
     let (sim, engine) = pending(args, ctx, &security)?;
     if !sim.errors.is_empty() {
@@ -205,19 +203,89 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
             CheckError::unknown(format!("apt: {}", sim.errors.join("; "))).details(&details),
         );
     }
-    let wanted = |name: &str| {
-        args.include.as_ref().is_none_or(|r| r.is_match(name))
-            && !args.exclude.as_ref().is_some_and(|r| r.is_match(name))
-    };
-    let mut upgrades: Vec<&apt::Upgrade> =
-        sim.upgrades.iter().filter(|u| wanted(&u.package)).collect();
-    upgrades.sort_by(|a, b| b.security.cmp(&a.security).then(a.package.cmp(&b.package)));
-    let n_security = upgrades.iter().filter(|u| u.security).count();
-    let n_all = upgrades.len();
-
+    let upgrades = Upgrades::new(args, &sim);
     let mut findings = Findings::default();
-    let names = |security: bool| -> String {
-        let list: Vec<&str> = upgrades
+    findings.extend(upgrades.judge(args));
+    let list_age = host::lists_age(&args.lists_dir);
+    let (host_findings, mut details) = judge_host(args, list_age);
+    findings.extend(host_findings);
+
+    let measured = upgrades.measured(args, list_age, findings.state());
+    let mut report = Report::new(findings.state(), findings.summary(Some(&measured)));
+    if ctx.verbosity > 0 || engine.contains("does not model") {
+        details.push(engine);
+    }
+    if !sim.held.is_empty() {
+        details.push(format!(
+            "kept back or deferred (not upgraded by apt-get upgrade): {}",
+            sim.held.join(", ")
+        ));
+    }
+    details.extend(sim.warnings.iter().map(|w| format!("apt: {w}")));
+    if args.list {
+        details.extend(upgrades.list.iter().map(|u| describe(u)));
+    }
+    report.details = details;
+    report.perfdata = upgrades.perfdata(sim.held.len());
+    if let Some(age) = list_age {
+        report.perfdata.push(
+            Perfdata::new("list_age", age.round())
+                .uom(Uom::Seconds)
+                .warning((args.max_list_age > 0.0).then_some(Range::up_to(args.max_list_age)))
+                .min(0.0),
+        );
+    }
+    Ok(report)
+}
+
+/// One upgrade for `--list`: `security: openssl 3.0.14-1 -> 3.0.15-1 (Debian-Security:12/...)`.
+fn describe(u: &custos_apt::Upgrade) -> String {
+    format!(
+        "{}{} {} -> {} ({})",
+        if u.security { "security: " } else { "" },
+        u.package,
+        u.old.as_deref().unwrap_or("new"),
+        u.new,
+        u.releases.join(", ")
+    )
+}
+
+/// The upgrades that count (`--include`/`--exclude`), security first, and their thresholds.
+struct Upgrades<'a> {
+    list: Vec<&'a custos_apt::Upgrade>,
+    security: usize,
+    /// `-c` on the security upgrades.
+    security_t: Thresholds,
+    /// `-w` on all upgrades.
+    all_t: Thresholds,
+}
+
+impl<'a> Upgrades<'a> {
+    fn new(args: &Args, sim: &'a custos_apt::Simulation) -> Upgrades<'a> {
+        let wanted = |name: &str| {
+            args.include.as_ref().is_none_or(|r| r.is_match(name))
+                && !args.exclude.as_ref().is_some_and(|r| r.is_match(name))
+        };
+        let mut list: Vec<&custos_apt::Upgrade> =
+            sim.upgrades.iter().filter(|u| wanted(&u.package)).collect();
+        list.sort_by(|a, b| b.security.cmp(&a.security).then(a.package.cmp(&b.package)));
+        let security = list.iter().filter(|u| u.security).count();
+        Upgrades {
+            list,
+            security,
+            security_t: Thresholds::new(None, Some(args.critical)),
+            all_t: Thresholds::new(Some(args.warning), None),
+        }
+    }
+
+    fn others(&self) -> usize {
+        self.list.len() - self.security
+    }
+
+    /// The names of the security (or other) upgrades, the first few and how many more.
+    fn names(&self, security: bool) -> String {
+        let list: Vec<&str> = self
+            .list
             .iter()
             .filter(|u| u.security == security)
             .map(|u| u.package.as_str())
@@ -233,142 +301,115 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
             text.push_str(&format!(" and {more} more"));
         }
         text
-    };
-    let security_t = Thresholds::new(None, Some(args.critical));
-    let all_t = Thresholds::new(Some(args.warning), None);
-    if let Some((state, _)) = security_t.violated(n_security as f64) {
-        findings.add(
-            state,
-            format!(
-                "{n_security} security upgrade{}: {}",
-                plural(n_security),
-                names(true)
-            ),
-        );
     }
-    let others = n_all - n_security;
-    if !args.only_security && others > 0 {
-        if let Some((state, _)) = all_t.violated(n_all as f64) {
-            findings.add(
-                state,
-                format!("{others} other upgrade{}: {}", plural(others), names(false)),
-            );
+
+    /// Security upgrades against `-c`, all upgrades against `-w` (named as the others).
+    fn judge(&self, args: &Args) -> Vec<SubResult> {
+        let mut found = Vec::new();
+        let n = self.security;
+        if let Some((state, _)) = self.security_t.violated(n as f64) {
+            let text = format!("{n} security upgrade{}: {}", plural(n), self.names(true));
+            found.push(SubResult::new(state, text));
         }
+        let others = self.others();
+        if !args.only_security && others > 0 {
+            if let Some((state, _)) = self.all_t.violated(self.list.len() as f64) {
+                let text = format!(
+                    "{others} other upgrade{}: {}",
+                    plural(others),
+                    self.names(false)
+                );
+                found.push(SubResult::new(state, text));
+            }
+        }
+        found
     }
+
+    /// What was measured, for the status line: the count, the lists' age, and the names of
+    /// the other upgrades when nothing alerts.
+    fn measured(&self, args: &Args, list_age: Option<f64>, state: State) -> String {
+        let n = self.list.len();
+        let mut text = if n == 0 {
+            "no upgrades pending".to_string()
+        } else {
+            format!("{n} upgrade{} pending", plural(n))
+        };
+        if let Some(age) = list_age {
+            text.push_str(&format!(
+                " (lists updated {} ago)",
+                Dimension::Time.human(age)
+            ));
+        }
+        if !args.only_security && self.others() > 0 && state == State::Ok {
+            text.push_str(&format!(": {}", self.names(false)));
+        }
+        text
+    }
+
+    fn perfdata(&self, kept_back: usize) -> Vec<Perfdata> {
+        vec![
+            Perfdata::new("upgrades", self.list.len() as f64)
+                .thresholds(&self.all_t)
+                .min(0.0),
+            Perfdata::new("security_upgrades", self.security as f64)
+                .thresholds(&self.security_t)
+                .min(0.0),
+            Perfdata::new("kept_back", kept_back as f64).min(0.0),
+        ]
+    }
+}
+
+/// The host's side: a reboot required, the package lists' age, unattended-upgrades' last run.
+/// Findings, and long-output lines.
+fn judge_host(args: &Args, list_age: Option<f64>) -> (Vec<SubResult>, Vec<String>) {
+    let mut found = Vec::new();
+    let mut details = Vec::new();
     if let Some(pkgs) = host::reboot_required(&args.reboot_file) {
         let why = if pkgs.is_empty() {
             String::new()
         } else {
             format!(" by {}", pkgs.join(", "))
         };
-        findings.add(State::Warning, format!("a reboot is required{why}"));
-    }
-    let list_age = host::lists_age(&args.lists_dir);
-    match list_age {
-        Some(age) if args.max_list_age > 0.0 && age > args.max_list_age => findings.add(
+        found.push(SubResult::new(
             State::Warning,
-            format!(
-                "the package lists are {} old (max {}): is apt update running?",
-                Dimension::Time.human(age),
-                Dimension::Time.human(args.max_list_age)
-            ),
-        ),
-        None if args.max_list_age > 0.0 && args.input_file.is_none() => findings.add(
+            format!("a reboot is required{why}"),
+        ));
+    }
+    match list_age {
+        Some(age) if args.max_list_age > 0.0 && age > args.max_list_age => {
+            found.push(SubResult::new(
+                State::Warning,
+                format!(
+                    "the package lists are {} old (max {}): is apt update running?",
+                    Dimension::Time.human(age),
+                    Dimension::Time.human(args.max_list_age)
+                ),
+            ))
+        }
+        None if args.max_list_age > 0.0 && args.input_file.is_none() => found.push(SubResult::new(
             State::Warning,
             format!(
                 "no package lists in {}: apt update has never run",
                 args.lists_dir.display()
             ),
-        ),
+        )),
         _ => {}
     }
-    let mut details = Vec::new();
     if let Some(run) = host::unattended_last_run(&args.unattended_log) {
-        if let Some(e) = run.errors.first() {
-            findings.add(
+        match run.errors.first() {
+            Some(e) => found.push(SubResult::new(
                 State::Warning,
                 format!(
                     "unattended-upgrades failed on its last run ({}): {e}",
                     run.started
                 ),
-            );
-        } else {
-            details.push(format!(
+            )),
+            None => details.push(format!(
                 "unattended-upgrades last ran at {}: {}",
                 run.started,
                 run.outcome.as_deref().unwrap_or("no outcome logged")
-            ));
+            )),
         }
     }
-
-    let mut measured = if n_all == 0 {
-        "no upgrades pending".to_string()
-    } else {
-        format!("{n_all} upgrade{} pending", plural(n_all))
-    };
-    if let Some(age) = list_age {
-        measured.push_str(&format!(
-            " (lists updated {} ago)",
-            Dimension::Time.human(age)
-        ));
-    }
-    if !args.only_security && others > 0 && findings.state() == State::Ok {
-        measured.push_str(&format!(": {}", names(false)));
-    }
-    let mut report = Report::new(findings.state(), findings.summary(Some(&measured)));
-    if ctx.verbosity > 0 || engine.contains("does not model") {
-        details.push(engine);
-    }
-    report.details = details;
-    if !sim.held.is_empty() {
-        report.details.push(format!(
-            "kept back or deferred (not upgraded by apt-get upgrade): {}",
-            sim.held.join(", ")
-        ));
-    }
-    report
-        .details
-        .extend(sim.warnings.iter().map(|w| format!("apt: {w}")));
-    if args.list {
-        report.details.extend(upgrades.iter().map(|u| {
-            format!(
-                "{}{} {} -> {} ({})",
-                if u.security { "security: " } else { "" },
-                u.package,
-                u.old.as_deref().unwrap_or("new"),
-                u.new,
-                u.releases.join(", ")
-            )
-        }));
-    }
-    report.perfdata = vec![
-        Perfdata::new("upgrades", n_all as f64)
-            .thresholds(&all_t)
-            .min(0.0),
-        Perfdata::new("security_upgrades", n_security as f64)
-            .thresholds(&security_t)
-            .min(0.0),
-        Perfdata::new("kept_back", sim.held.len() as f64).min(0.0),
-    ];
-    if let Some(age) = list_age {
-        report.perfdata.push(
-            Perfdata::new("list_age", age.round())
-                .uom(Uom::Seconds)
-                .warning((args.max_list_age > 0.0).then_some(Range {
-                    start: Some(0.0),
-                    end: Some(args.max_list_age),
-                    inside: false,
-                }))
-                .min(0.0),
-        );
-    }
-    Ok(report)
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
+    (found, details)
 }

@@ -2,6 +2,8 @@
 //! backports, a held lock), the host files it reads, and the real apt of this machine: its
 //! answer against `apt list --upgradable`, and apt killed at the deadline.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use custos_harness::plugin::{run_plugin_with, PluginRun};
 use std::path::{Path, PathBuf};
 use std::process::Command;

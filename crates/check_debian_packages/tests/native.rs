@@ -5,6 +5,8 @@
 //! case runs the check with `--engine native` and `--engine apt` (apt-get -s upgrade over the
 //! same root) and requires the same output, word for word, apart from the engine line.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use custos_harness::plugin::{run_plugin_with, PluginRun};
 use std::io::Write as _;
 use std::path::Path;
@@ -632,7 +634,7 @@ fn random_roots_native_and_apt_agree() {
 /// matter (digits, letters, `~`, `+`, `.`, `-`, epochs).
 #[test]
 fn versions_order_as_dpkg_orders_them() {
-    use check_debian_packages::native::version::compare;
+    use custos_apt::version::compare;
     let mut r = Rng(0x5DEE_CE66_D1CE_4E5B);
     let part = |r: &mut Rng| -> String {
         let alphabet = b"0123456789abz~+.";

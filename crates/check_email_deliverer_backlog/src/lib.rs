@@ -8,8 +8,8 @@
 //! (the nagios role needs only SELECT on the table), with the age of the oldest overdue email.
 
 use clap::Parser;
-use custos_pg::ConnArgs;
-use plugin_core::units::human_duration;
+use custos_pg::{ConnArgs, RowExt};
+use plugin_core::human_duration;
 use plugin_core::{args, CheckResult, Context, Perfdata, Plugin, Range, Report, Thresholds, Uom};
 
 pub const PLUGIN: Plugin = Plugin::new("check_email_deliverer_backlog", env!("CARGO_PKG_VERSION"));
@@ -19,6 +19,10 @@ pub const PLUGIN: Plugin = Plugin::new("check_email_deliverer_backlog", env!("CA
 pub struct Args {
     #[command(flatten)]
     pub conn: ConnArgs,
+
+    /// Zulip's server configuration: its database is the default database
+    #[arg(long = "zulip-conf", value_name = "FILE", default_value = custos_zulip::DEFAULT_CONF)]
+    pub zulip_conf: std::path::PathBuf,
 
     /// An email is overdue this long after its scheduled time [default: 1min, as Zulip]
     #[arg(long = "lag", value_name = "DURATION", value_parser = args::duration, default_value = "60")]
@@ -44,19 +48,23 @@ pub struct Args {
 }
 
 pub fn check(args: &Args, ctx: &Context) -> CheckResult {
-    let client = args.conn.open(ctx, PLUGIN.name)?;
+    // Zulip's database when nothing names one, as Zulip's own check used.
+    let db =
+        custos_zulip::database_name(&args.zulip_conf).map_err(plugin_core::CheckError::unknown)?;
+    let client = args.conn.with_default_dbname(db).open(ctx, PLUGIN.name)?;
     let table = client.table(&args.table)?;
     // The server's clock decides what is overdue, as Django's timezone.now() on the app host
     // did in Zulip's version (both are the same host's clock there).
     let row = client.query_one(
         &format!(
-            "SELECT count(*), extract(epoch FROM now() - min(scheduled_timestamp))::float8 \
+            "SELECT count(*) AS backlog, \
+                    extract(epoch FROM now() - min(scheduled_timestamp))::float8 AS oldest \
              FROM {table} WHERE scheduled_timestamp <= now() - make_interval(secs => $1)"
         ),
         &[&args.lag],
     )?;
-    let backlog = row.get::<_, i64>(0) as f64;
-    let oldest: Option<f64> = row.get(1);
+    let backlog = row.col::<i64>("backlog")? as f64;
+    let oldest: Option<f64> = row.col("oldest")?;
     let thresholds = Thresholds::new(Some(args.warning), Some(args.critical));
     let state = thresholds.evaluate(backlog);
     let summary = match oldest {

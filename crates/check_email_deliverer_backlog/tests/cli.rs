@@ -1,6 +1,8 @@
 //! check_email_deliverer_backlog against the test PostgreSQL, with a table shaped like Zulip's
 //! `zerver_scheduledemail`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use custos_harness::pgcheck::{assert_silent_peer_times_out, run_pg};
 
 const BIN: &str = env!("CARGO_BIN_EXE_check_email_deliverer_backlog");

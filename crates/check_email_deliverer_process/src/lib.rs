@@ -165,10 +165,7 @@ fn young(args: &Args, uptime: Option<f64>, report: &mut Report) {
 }
 
 fn now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
+    plugin_core::unix_now()
 }
 
 /// Helper output in one line for messages.

@@ -2,6 +2,8 @@
 //! programs that are RUNNING, STOPPED, crash-looping (BACKOFF) and given up (FATAL), and the
 //! real systemctl of a machine without systemd.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use custos_harness::plugin::{run_plugin, PluginRun};
 use custos_harness::supervisor::{Program, Supervisor};
 use std::os::unix::process::CommandExt;

@@ -4,10 +4,11 @@
 //!
 //! Zulip's check (`process_fts_updates --nagios-check`): `SELECT count(*) FROM fts_update_log`,
 //! more than 5 rows CRITICAL, message `N rows in fts_update_log table`. Kept, with an optional
-//! warning, `--table`, and UNKNOWN (not a traceback) when the table or server is not there.
+//! warning, `--table`, UNKNOWN (not a traceback) when the table is not there, and CRITICAL
+//! in libpq's words when the server refuses or is down.
 
 use clap::Parser;
-use custos_pg::ConnArgs;
+use custos_pg::{ConnArgs, RowExt};
 use plugin_core::{args, CheckResult, Context, Perfdata, Plugin, Range, Report, Thresholds};
 
 pub const PLUGIN: Plugin = Plugin::new("check_fts_update_log", env!("CARGO_PKG_VERSION"));
@@ -17,6 +18,10 @@ pub const PLUGIN: Plugin = Plugin::new("check_fts_update_log", env!("CARGO_PKG_V
 pub struct Args {
     #[command(flatten)]
     pub conn: ConnArgs,
+
+    /// Zulip's server configuration: its database is the default database
+    #[arg(long = "zulip-conf", value_name = "FILE", default_value = custos_zulip::DEFAULT_CONF)]
+    pub zulip_conf: std::path::PathBuf,
 
     /// Table to count (TABLE or SCHEMA.TABLE, resolved with the role's search_path)
     #[arg(long = "table", value_name = "TABLE", default_value = "fts_update_log")]
@@ -33,11 +38,14 @@ pub struct Args {
 }
 
 pub fn check(args: &Args, ctx: &Context) -> CheckResult {
-    let client = args.conn.open(ctx, PLUGIN.name)?;
+    // Zulip's database when nothing names one, as Zulip's own check used.
+    let db =
+        custos_zulip::database_name(&args.zulip_conf).map_err(plugin_core::CheckError::unknown)?;
+    let client = args.conn.with_default_dbname(db).open(ctx, PLUGIN.name)?;
     let table = client.table(&args.table)?;
     let rows: i64 = client
-        .query_one(&format!("SELECT count(*) FROM {table}"), &[])?
-        .get(0);
+        .query_one(&format!("SELECT count(*) AS n FROM {table}"), &[])?
+        .col("n")?;
     let thresholds = Thresholds::new(args.warning, Some(args.critical));
     let rows = rows as f64;
     Ok(Report::new(

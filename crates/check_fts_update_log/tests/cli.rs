@@ -1,5 +1,7 @@
 //! check_fts_update_log against the test PostgreSQL, with tables shaped like Zulip's.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use custos_harness::pgcheck::{assert_silent_peer_times_out, clean_command, run_pg};
 use custos_harness::plugin::run_plugin_with;
 use std::os::unix::fs::PermissionsExt;

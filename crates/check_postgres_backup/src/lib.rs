@@ -16,7 +16,7 @@ pub mod sources;
 pub mod wal;
 
 use clap::{Parser, ValueEnum};
-use custos_pg::{Client, ConnArgs};
+use custos_pg::{Client, ConnArgs, RowExt};
 use jiff::Timestamp;
 use plugin_core::{
     args, CheckError, CheckResult, Context, Dimension, Findings, Perfdata, Plugin, Range, Report,
@@ -98,7 +98,12 @@ pub struct Args {
 }
 
 pub fn check(args: &Args, ctx: &Context) -> CheckResult {
-    let client = args.conn.open(ctx, PLUGIN.name)?;
+    // A server-wide check: the postgres database when nothing names one (check_postgres.pl's
+    // and Zulip's default).
+    let client = args
+        .conn
+        .with_default_dbname("postgres")
+        .open(ctx, PLUGIN.name)?;
     let replica = client.in_recovery()?;
     if replica && !args.on_replica {
         return Ok(Report::ok("this is not the primary"));
@@ -228,27 +233,29 @@ fn archiver(
     report: &mut Report,
 ) -> Result<Option<String>, CheckError> {
     let row = client.query_one(
-        "SELECT current_setting('archive_mode'), archived_count, last_archived_wal, \
-                extract(epoch FROM now() - last_archived_time)::float8, failed_count, \
-                last_failed_wal, extract(epoch FROM now() - last_failed_time)::float8, \
+        "SELECT current_setting('archive_mode') AS mode, archived_count, last_archived_wal, \
+                extract(epoch FROM now() - last_archived_time)::float8 AS archive_age, \
+                failed_count, last_failed_wal, \
+                extract(epoch FROM now() - last_failed_time)::float8 AS failed_age, \
                 coalesce(last_failed_time > coalesce(last_archived_time, '-infinity'), false) \
+                  AS failing \
          FROM pg_stat_archiver",
         &[],
     )?;
-    let mode: String = row.get(0);
+    let mode: String = row.col("mode")?;
     if mode == "off" {
         report
             .details
             .push("WAL archiving is off (archive_mode = off)".into());
         return Ok(None);
     }
-    let archived: i64 = row.get(1);
-    let last_wal: Option<String> = row.get(2);
-    let archive_age: Option<f64> = row.get(3);
-    let failed: i64 = row.get(4);
-    let failed_wal: Option<String> = row.get(5);
-    let failed_age: Option<f64> = row.get(6);
-    let failing: bool = row.get(7);
+    let archived: i64 = row.col("archived_count")?;
+    let last_wal: Option<String> = row.col("last_archived_wal")?;
+    let archive_age: Option<f64> = row.col("archive_age")?;
+    let failed: i64 = row.col("failed_count")?;
+    let failed_wal: Option<String> = row.col("last_failed_wal")?;
+    let failed_age: Option<f64> = row.col("failed_age")?;
+    let failing: bool = row.col("failing")?;
     if failing {
         f.add(
             State::Critical,
@@ -315,10 +322,10 @@ fn gaps(
 ) -> Result<(), CheckError> {
     let size: i64 = client
         .query_one(
-            "SELECT pg_size_bytes(current_setting('wal_segment_size'))",
+            "SELECT pg_size_bytes(current_setting('wal_segment_size')) AS size",
             &[],
         )?
-        .get(0);
+        .col("size")?;
     let size = size.max(1) as u64;
     let archive = wal::scan(dir, size).map_err(|e| {
         CheckError::unknown(format!(

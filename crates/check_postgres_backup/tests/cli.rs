@@ -2,6 +2,8 @@
 //! JSON (saved outputs, wal-g is not packaged), a real pgBackRest stanza and backup, a real
 //! pg_basebackup directory, failing archiving and gaps in a real WAL archive.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use custos_harness::pgcheck::{assert_silent_peer_times_out, run_pg};
 use custos_harness::util::{command_as, run_ok, wait_until};
 use custos_harness::Postgres;

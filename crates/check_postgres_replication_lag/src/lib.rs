@@ -16,7 +16,7 @@
 //! Zulip's nagios role has) to see the LSN columns; without it the check says so.
 
 use clap::Parser;
-use custos_pg::{Client, ConnArgs};
+use custos_pg::{Client, ConnArgs, RowExt};
 use plugin_core::{
     args, CheckError, CheckResult, Context, Dimension, Findings, Perfdata, Plugin, Range, Report,
     State, Thresholds, Uom,
@@ -114,7 +114,12 @@ impl Judge<'_> {
 }
 
 pub fn check(args: &Args, ctx: &Context) -> CheckResult {
-    let client = args.conn.open(ctx, PLUGIN.name)?;
+    // A server-wide check: the postgres database when nothing names one (check_postgres.pl's
+    // and Zulip's default).
+    let client = args
+        .conn
+        .with_default_dbname("postgres")
+        .open(ctx, PLUGIN.name)?;
     let judge = Judge {
         args,
         found: Findings::default(),
@@ -130,12 +135,12 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
 fn primary(client: &Client, mut j: Judge) -> CheckResult {
     // pg_basebackup's own WAL senders (state 'backup') are not replicas.
     let rows = client.query(
-        "SELECT coalesce(nullif(application_name, ''), host(client_addr), 'local'), \
-                coalesce(host(client_addr), 'local'), state, \
-                pg_wal_lsn_diff(pg_current_wal_lsn(), write_lsn)::float8, \
-                pg_wal_lsn_diff(pg_current_wal_lsn(), flush_lsn)::float8, \
-                pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::float8, \
-                extract(epoch FROM replay_lag)::float8 \
+        "SELECT coalesce(nullif(application_name, ''), host(client_addr), 'local') AS name, \
+                coalesce(host(client_addr), 'local') AS addr, state, \
+                pg_wal_lsn_diff(pg_current_wal_lsn(), write_lsn)::float8 AS write, \
+                pg_wal_lsn_diff(pg_current_wal_lsn(), flush_lsn)::float8 AS flush, \
+                pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::float8 AS replay, \
+                extract(epoch FROM replay_lag)::float8 AS replay_time \
          FROM pg_stat_replication WHERE state IS DISTINCT FROM 'backup' ORDER BY 1, 2",
         &[],
     )?;
@@ -161,11 +166,11 @@ fn primary(client: &Client, mut j: Judge) -> CheckResult {
     let mut streaming = 0;
     let mut max_replay: Option<(f64, String)> = None;
     for row in &rows {
-        let name: String = row.get(0);
-        let addr: String = row.get(1);
-        let state: Option<String> = row.get(2);
-        let lags: [Option<f64>; 3] = [row.get(3), row.get(4), row.get(5)];
-        let replay_time: Option<f64> = row.get(6);
+        let name: String = row.col("name")?;
+        let addr: String = row.col("addr")?;
+        let state: Option<String> = row.col("state")?;
+        let lags: [Option<f64>; 3] = [row.col("write")?, row.col("flush")?, row.col("replay")?];
+        let replay_time: Option<f64> = row.col("replay_time")?;
         let Some(state) = state else {
             return Err(CheckError::unknown(
                 "no permission to see pg_stat_replication details: grant pg_monitor to the role",
@@ -222,20 +227,28 @@ fn primary(client: &Client, mut j: Judge) -> CheckResult {
 
 fn replica(client: &Client, mut j: Judge) -> CheckResult {
     let row = client.query_one(
-        "SELECT r.status, r.sender_host, r.sender_port, \
-                pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::float8, \
+        "SELECT r.pid, r.status, r.sender_host, r.sender_port, \
+                pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::float8 AS gap, \
                 CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 \
-                     ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END, \
-                pg_is_wal_replay_paused() \
+                     ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END \
+                  AS delay, \
+                pg_is_wal_replay_paused() AS paused \
          FROM (SELECT 1) one LEFT JOIN pg_stat_wal_receiver r ON true",
         &[],
     )?;
-    let status: Option<String> = row.get(0);
-    let sender_host: Option<String> = row.get(1);
-    let sender_port: Option<i32> = row.get(2);
-    let gap: Option<f64> = row.get(3);
-    let delay: Option<f64> = row.get(4);
-    let paused: bool = row.get(5);
+    let pid: Option<i32> = row.col("pid")?;
+    let status: Option<String> = row.col("status")?;
+    if pid.is_some() && status.is_none() {
+        // PostgreSQL shows a role without pg_read_all_stats only the receiver's pid.
+        return Err(CheckError::unknown(
+            "no permission to see pg_stat_wal_receiver details: grant pg_monitor to the role",
+        ));
+    }
+    let sender_host: Option<String> = row.col("sender_host")?;
+    let sender_port: Option<i32> = row.col("sender_port")?;
+    let gap: Option<f64> = row.col("gap")?;
+    let delay: Option<f64> = row.col("delay")?;
+    let paused: bool = row.col("paused")?;
     let primary = match (&sender_host, sender_port) {
         (Some(h), Some(p)) => format!("{h}:{p}"),
         (Some(h), None) => h.clone(),

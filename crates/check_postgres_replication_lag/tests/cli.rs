@@ -2,6 +2,8 @@
 //! read-only checks, a private cluster with two replicas for real lag (replay paused while the
 //! primary writes), an idle primary, a replica that cannot reach its primary, stopped replicas.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use custos_harness::pgcheck::{assert_silent_peer_times_out, run_pg};
 use custos_harness::plugin::PluginRun;
 use custos_harness::util::wait_until;
@@ -249,6 +251,20 @@ fn without_pg_monitor_it_says_what_is_missing() {
     assert_eq!(
         run.text(),
         "POSTGRES_REPLICATION_LAG UNKNOWN - no permission to see pg_stat_replication details: grant pg_monitor to the role"
+    );
+    // On the replica the WAL receiver's row shows only its pid to such a role: not "no WAL
+    // receiver" (a false CRITICAL), but what is missing. The role reaches the replica by
+    // replication.
+    wait_until("the role on the replica", Duration::from_secs(30), || {
+        let run = run_pg(BIN, &other, true, &[]);
+        (!run.stdout.contains("role \"lag_plain\" does not exist")).then_some(())
+    })
+    .unwrap();
+    let run = run_pg(BIN, &other, true, &[]);
+    assert_eq!(run.code, 3, "{}", run.stdout);
+    assert_eq!(
+        run.text(),
+        "POSTGRES_REPLICATION_LAG UNKNOWN - no permission to see pg_stat_wal_receiver details: grant pg_monitor to the role"
     );
     c.batch_execute("GRANT pg_monitor TO lag_plain").unwrap();
     let run = run_pg(BIN, &other, false, &["--replicas-warning", "1:"]);

@@ -79,12 +79,7 @@ pub fn read_queue(path: &Path, now: f64, max_age: Option<f64>) -> std::io::Resul
         plugin_core::files::ReadError::Io(e) => e,
         other => std::io::Error::other(other.to_string()),
     })?;
-    let mtime = file
-        .metadata()?
-        .modified()
-        .ok()
-        .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_secs_f64());
+    let mtime = file.metadata()?.modified().ok().map(plugin_core::unix_time);
     let name = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -152,10 +147,7 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
         .collect();
     paths.sort();
     // Whole seconds, as the workers' time stamps are.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as f64)
-        .unwrap_or(0.0);
+    let now = plugin_core::unix_now().trunc();
 
     let mut findings = Findings::default();
     let mut queues = Vec::new();

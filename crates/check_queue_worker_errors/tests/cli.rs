@@ -1,6 +1,8 @@
 //! check_queue_worker_errors over real files written the way Zulip's workers write them, and a
 //! directory (and a file) the check cannot read, as an unprivileged user.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use custos_harness::plugin::{run_plugin, run_plugin_with, PluginRun};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;

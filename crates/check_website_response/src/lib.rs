@@ -3,27 +3,25 @@
 //! Zulip's Nagios configuration (HTTPS status with expected codes, Camo response time, certificate
 //! validity, the apt repository's Release file), and a monitor's own `/status/` page.
 //!
-//! One page: parse the options, send the request (following redirects by hand, so that every hop
+//! One page: parse the options, fetch (custos-http follows redirects by hand, so that every hop
 //! is seen and the certificate checked is the one served for the URL's own host), judge status,
-//! content, time and certificate, report. The client (custos-http) owns DNS, TLS, timings and
-//! the deadline.
+//! content, time and certificate, report. The client owns DNS, TLS, timings and the deadline.
 //!
 //! Invoked as `check_website_response.sh` (a link of that name), it also takes the old script's
 //! syntax: bare `-w`/`-c` numbers are milliseconds, and `-n ARG` turns certificate checks off.
 
 use clap::{Parser, ValueEnum};
-use custos_http::{header, Client, Family, Method, Options, Response, TlsArgs, Url};
+use custos_http::{header, shown, Client, Family, Method, Options, Response, TlsArgs, Url};
 use plugin_core::args;
-use plugin_core::units::format_number;
+use plugin_core::format_number;
 use plugin_core::{
     CheckError, CheckResult, Context, Dimension, Findings, Perfdata, Plugin, Range, Report, Secret,
-    State, Thresholds, Uom,
+    State, SubResult, Thresholds, Uom,
 };
 use regex_lite::Regex;
 use std::ffi::OsString;
 use std::net::{IpAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::time::Instant;
 
 pub const PLUGIN: Plugin = Plugin::new("check_website_response", env!("CARGO_PKG_VERSION"))
     .with_rewrite_args(script_syntax);
@@ -249,14 +247,94 @@ fn script_syntax(invoked_as: &str, argv: Vec<OsString>) -> Vec<OsString> {
 }
 
 pub fn check(args: &Args, ctx: &Context) -> CheckResult {
-    let ms = ctx.invoked_as() == SCRIPT_NAME;
+    let thresholds = time_thresholds(args, ctx)?;
+    let url = target_url(args)?;
+    let client = client(args, &url)?;
+    let request = custos_http::Request {
+        method: args.method.clone(),
+        url: url.clone(),
+        headers: args.header.clone(),
+        body: args.body.clone(),
+        basic_auth: args.auth_file.as_deref().map(read_auth_file).transpose()?,
+    };
+    let follow = args.onredirect == OnRedirect::Follow;
+    let fetched = client.fetch(
+        ctx,
+        &request,
+        args.max_body as usize,
+        follow,
+        args.max_redirects,
+    )?;
+    let resp = &fetched.response;
+
+    let mut findings = Findings::default();
+    let status = judge_status(args, resp);
+    let status_is_finding = status.is_some();
+    findings.extend(status);
+    findings.extend(judge_body(args, resp));
+    if let Some((state, why)) = thresholds.alert(fetched.elapsed, Dimension::Time) {
+        let text = format!("response time {} ({why})", seconds(fetched.elapsed));
+        findings.add(state, text);
+    }
+    let mut perf = vec![
+        Perfdata::new("time", micro(fetched.elapsed))
+            .uom(Uom::Seconds)
+            .thresholds(&thresholds)
+            .min(0.0),
+        Perfdata::new("size", resp.body.len() as f64)
+            .uom(Uom::Bytes)
+            .min(0.0),
+    ];
+    let mut details = Vec::new();
+    if let Some(days) = &args.certificate {
+        let cert = judge_certificate(&url, fetched.first_certificate.as_deref(), days)?;
+        perf.extend(cert.perfdata.iter().cloned());
+        match cert.state {
+            State::Ok => details.push(cert.summary),
+            state => findings.add(state, cert.summary),
+        }
+    }
+    if args.extended_perfdata || ctx.verbosity > 0 {
+        perf.extend(phase_perfdata(&fetched));
+    }
+    details.extend(describe(args, ctx, &fetched));
+
+    let mut measured = format!("{} bytes in {}", resp.body.len(), seconds(fetched.elapsed));
+    if !status_is_finding {
+        measured = format!("{}, {measured}", resp.status_line());
+    }
+    if !fetched.hops.is_empty() {
+        let n = fetched.hops.len();
+        measured.push_str(&format!(" after {n} redirect{}", plugin_core::plural(n)));
+    }
+    let mut report = Report::new(findings.state(), findings.summary(Some(&measured)));
+    report.details = details;
+    report.perfdata = perf;
+    Ok(report)
+}
+
+/// `-w`/`-c` on the response time: bare numbers are seconds, or milliseconds when invoked as
+/// the old script.
+fn time_thresholds(args: &Args, ctx: &Context) -> Result<Thresholds, CheckError> {
+    let factor = if ctx.invoked_as() == SCRIPT_NAME {
+        0.001
+    } else {
+        1.0
+    };
     let range = |text: &Option<String>| -> Result<Option<Range>, CheckError> {
         text.as_deref()
-            .map(|t| Range::parse_in(t, Dimension::Time, if ms { 0.001 } else { 1.0 }))
+            .map(|t| Range::parse_in(t, Dimension::Time, factor))
             .transpose()
             .map_err(|e| CheckError::unknown(e.0))
     };
-    let thresholds = Thresholds::new(range(&args.warning)?, range(&args.critical)?);
+    Ok(Thresholds::new(
+        range(&args.warning)?,
+        range(&args.critical)?,
+    ))
+}
+
+/// The URL, which must be http(s) with a host (and https for `--certificate`).
+fn target_url(args: &Args) -> Result<Url, CheckError> {
     let url = Url::parse(&args.url)
         .map_err(|e| CheckError::unknown(format!("invalid URL '{}': {e}", args.url)))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
@@ -268,203 +346,94 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
     if args.certificate.is_some() && url.scheme() != "https" {
         return Err(CheckError::unknown("--certificate needs an https:// URL"));
     }
+    Ok(url)
+}
+
+/// The client: address family, `--ip`, TLS options (roots read now only for an https URL).
+fn client(args: &Args, url: &Url) -> Result<Client, CheckError> {
     let family = match (args.ipv4, args.ipv6) {
         (true, _) => Family::V4,
         (_, true) => Family::V6,
         _ => Family::Any,
     };
-    let mut notes = Vec::new();
-    let auth = match &args.auth_file {
-        Some(path) => Some(read_auth_file(path, &mut notes)?),
-        None => None,
-    };
     let connect_to = match &args.ip {
-        Some(ip) => Some(connect_to(&url, ip, family)?),
+        Some(ip) => Some(connect_to(url, ip, family)?),
         None => None,
     };
-    let client = Client::new(
+    Client::new(
         &Options {
             tls: args.tls.clone(),
             family,
             connect_to,
-            user_agent: format!("custos/{} {}", PLUGIN.name, PLUGIN.version),
+            user_agent: PLUGIN.user_agent(),
         },
         url.scheme() == "https",
-    )?;
+    )
+}
 
-    // Request, following redirects by hand.
-    let started = Instant::now();
-    let mut current = url.clone();
-    let mut method = args.method.clone();
-    let mut body = args.body.clone();
-    let mut visited: Vec<Url> = Vec::new();
-    let mut hops: Vec<String> = Vec::new();
-    let mut first: Option<(Option<Vec<u8>>, custos_http::Timings)> = None;
-    let resp = loop {
-        let mut req = client.request(method.clone(), current.clone());
-        for (name, value) in &args.header {
-            req = req.header(name, value);
-        }
-        if let Some((user, password)) = &auth {
-            // Credentials go to the URL's own origin only, never to where it redirects.
-            if current.origin() == url.origin() {
-                req = req.basic_auth(user, Some(password.expose()));
-            }
-        }
-        if let Some(b) = &body {
-            if !args.header.iter().any(|(n, _)| n == header::CONTENT_TYPE) {
-                req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-            }
-            req = req.body(b.clone());
-        }
-        let resp = client.send(ctx, req, args.max_body as usize)?;
-        first.get_or_insert_with(|| (resp.peer_certificate.clone(), resp.timings));
-        let location = resp.headers.get(header::LOCATION);
-        if !(resp.status.is_redirection() && args.onredirect == OnRedirect::Follow) {
-            break resp;
-        }
-        let Some(location) = location else {
-            break resp;
-        };
-        let next = location
-            .to_str()
-            .ok()
-            .and_then(|l| current.join(l).ok())
-            .filter(|u| matches!(u.scheme(), "http" | "https"))
-            .ok_or_else(|| {
-                CheckError::critical(format!(
-                    "{} redirects to an invalid Location '{}'",
-                    shown(&current),
-                    String::from_utf8_lossy(location.as_bytes())
-                ))
-            })?;
-        hops.push(format!(
-            "{} {} -> {}",
-            resp.status.as_u16(),
-            shown(&current),
-            shown(&next)
-        ));
-        visited.push(current.clone());
-        if hops.len() > args.max_redirects as usize {
-            return Err(CheckError::critical(format!(
-                "more than {} redirects, the last to {}",
-                args.max_redirects,
-                shown(&next)
-            ))
-            .details(&hops));
-        }
-        if visited.contains(&next) {
-            return Err(CheckError::critical(format!(
-                "redirect loop: {} -> {}",
-                shown(&current),
-                shown(&next)
-            ))
-            .details(&hops));
-        }
-        // 303, and 301/302 after anything but GET/HEAD, become GET without a body (browsers).
-        let code = resp.status.as_u16();
-        if code == 303
-            || (matches!(code, 301 | 302) && method != Method::GET && method != Method::HEAD)
-        {
-            method = Method::GET;
-            body = None;
-        }
-        current = next;
+/// Days left on the certificate the URL's host served, against `-C W,C`: the sub-result says
+/// "expires in N days" (or "expired N days ago") and carries `cert_days`.
+fn judge_certificate(
+    url: &Url,
+    certificate: Option<&[u8]>,
+    days: &CertDays,
+) -> Result<SubResult, CheckError> {
+    let host = url.host_str().unwrap_or("");
+    let der = certificate
+        .ok_or_else(|| CheckError::unknown(format!("{host} sent no certificate to check")))?;
+    let left = certificate_days(der).map_err(CheckError::unknown)?;
+    let thresholds = Thresholds::new(
+        Some(Range::below(days.warning)),
+        days.critical.map(Range::below),
+    );
+    let whole = left.trunc();
+    let days_text = |d: f64| match d.abs() {
+        1.0 => "1 day".to_string(),
+        n => format!("{} days", format_number(n)),
     };
-    let elapsed = started.elapsed().as_secs_f64();
-    let (certificate, timings) = first.expect("at least one response");
+    let text = if left < 0.0 {
+        format!("the certificate of {host} expired {} ago", days_text(whole))
+    } else {
+        format!("the certificate of {host} expires in {}", days_text(whole))
+    };
+    Ok(SubResult::new(thresholds.evaluate(left), text)
+        .perf(Perfdata::new("cert_days", whole).thresholds(&thresholds)))
+}
 
-    let mut findings = Findings::default();
-    let status_judged = judge_status(args, &resp, &mut findings);
-    judge_body(args, &resp, &mut findings);
-    if let Some((state, why)) = thresholds.alert(elapsed, Dimension::Time) {
-        findings.add(state, format!("response time {} ({why})", seconds(elapsed)));
-    }
-    let mut perf = vec![
-        Perfdata::new("time", micro(elapsed))
-            .uom(Uom::Seconds)
-            .thresholds(&thresholds)
-            .min(0.0),
-        Perfdata::new("size", resp.body.len() as f64)
-            .uom(Uom::Bytes)
-            .min(0.0),
-    ];
+/// The phases of the first connection and the last transfer, as perfdata.
+fn phase_perfdata(fetched: &custos_http::Fetched) -> Vec<Perfdata> {
+    let t = fetched.first_timings;
+    [
+        ("time_dns", t.dns),
+        ("time_connect", t.connect),
+        ("time_tls", t.tls),
+        ("time_firstbyte", Some(t.first_byte)),
+        ("time_transfer", Some(fetched.response.timings.transfer)),
+    ]
+    .into_iter()
+    .filter_map(|(label, d)| {
+        Some(
+            Perfdata::new(label, micro(d?.as_secs_f64()))
+                .uom(Uom::Seconds)
+                .min(0.0),
+        )
+    })
+    .collect()
+}
+
+/// Long output: a cut body, then more with each `-v` (redirects and the address, headers, the
+/// body's start).
+fn describe(args: &Args, ctx: &Context, fetched: &custos_http::Fetched) -> Vec<String> {
+    let resp = &fetched.response;
     let mut details = Vec::new();
-    if let Some(days) = &args.certificate {
-        let host = url.host_str().unwrap_or("");
-        let der = certificate
-            .ok_or_else(|| CheckError::unknown(format!("{host} sent no certificate to check")))?;
-        let left = certificate_days(&der).map_err(CheckError::unknown)?;
-        let cert_thresholds = Thresholds::new(
-            Some(Range {
-                start: Some(days.warning),
-                end: None,
-                inside: false,
-            }),
-            days.critical.map(|c| Range {
-                start: Some(c),
-                end: None,
-                inside: false,
-            }),
-        );
-        let state = cert_thresholds.evaluate(left);
-        let whole = left.trunc();
-        let days_text = |d: f64| match d.abs() {
-            1.0 => "1 day".to_string(),
-            n => format!("{} days", format_number(n)),
-        };
-        let text = if left < 0.0 {
-            format!("the certificate of {host} expired {} ago", days_text(whole))
-        } else {
-            format!("the certificate of {host} expires in {}", days_text(whole))
-        };
-        if state == State::Ok {
-            details.push(text);
-        } else {
-            findings.add(state, text);
-        }
-        perf.push(Perfdata::new("cert_days", whole).thresholds(&cert_thresholds));
-    }
-    if args.extended_perfdata || ctx.verbosity > 0 {
-        let phases = [
-            ("time_dns", timings.dns),
-            ("time_connect", timings.connect),
-            ("time_tls", timings.tls),
-            ("time_firstbyte", Some(timings.first_byte)),
-            ("time_transfer", Some(resp.timings.transfer)),
-        ];
-        for (label, value) in phases {
-            if let Some(d) = value {
-                perf.push(
-                    Perfdata::new(label, micro(d.as_secs_f64()))
-                        .uom(Uom::Seconds)
-                        .min(0.0),
-                );
-            }
-        }
-    }
-
-    // Report.
-    let mut measured = format!("{} bytes in {}", resp.body.len(), seconds(elapsed));
-    if !status_judged {
-        measured = format!("{}, {measured}", resp.status_line());
-    }
-    if !hops.is_empty() {
-        measured.push_str(&format!(
-            " after {} redirect{}",
-            hops.len(),
-            if hops.len() == 1 { "" } else { "s" }
-        ));
-    }
     if resp.truncated {
         details.push(format!(
             "the body is longer than --max-body {}; only that much was read",
             Dimension::Bytes.human(args.max_body as f64)
         ));
     }
-    details.extend(notes);
     if ctx.verbosity >= 1 {
-        details.extend(hops.iter().map(|h| format!("redirect: {h}")));
+        details.extend(fetched.hops.iter().map(|h| format!("redirect: {h}")));
         if let Some(addr) = resp.remote {
             details.push(format!("{} answered from {addr}", shown(&resp.url)));
         }
@@ -478,28 +447,23 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
         }
     }
     if ctx.verbosity >= 3 {
-        let shown = &resp.body[..resp.body.len().min(1000)];
-        details.push(format!("body: {}", String::from_utf8_lossy(shown)));
+        let start = &resp.body[..resp.body.len().min(1000)];
+        details.push(format!("body: {}", String::from_utf8_lossy(start)));
     }
-    let mut report = Report::new(findings.state(), findings.summary(Some(&measured)));
-    report.details = details;
-    report.perfdata = perf;
-    Ok(report)
+    details
 }
 
-/// The status against `--expect`, or the default mapping; true when it is a finding.
-fn judge_status(args: &Args, resp: &Response, findings: &mut Findings) -> bool {
+/// The status against `--expect`, or the default mapping: a finding, or none when it is fine.
+fn judge_status(args: &Args, resp: &Response) -> Option<SubResult> {
     let code = resp.status.as_u16();
     let status = resp.status_line();
     if let Some(expect) = &args.expect {
-        if expect.accepts(code) {
-            return false;
-        }
-        findings.add(
-            State::Critical,
-            format!("{status} (expected {})", expect.text),
-        );
-        return true;
+        return (!expect.accepts(code)).then(|| {
+            SubResult::new(
+                State::Critical,
+                format!("{status} (expected {})", expect.text),
+            )
+        });
     }
     let state = match code {
         200..=299 => State::Ok,
@@ -509,24 +473,18 @@ fn judge_status(args: &Args, resp: &Response, findings: &mut Findings) -> bool {
             OnRedirect::Critical => State::Critical,
             // Followed unless it had no Location.
             OnRedirect::Follow => {
-                findings.add(
-                    State::Warning,
-                    format!("{status} without a Location header"),
-                );
-                return true;
+                let text = format!("{status} without a Location header");
+                return Some(SubResult::new(State::Warning, text));
             }
         },
         400..=499 => State::Warning,
         _ => State::Critical,
     };
-    if state != State::Ok {
-        findings.add(state, status);
-    }
-    state != State::Ok
+    (state != State::Ok).then(|| SubResult::new(state, status))
 }
 
-/// `--string` and `--regex` against the body (what was read of it).
-fn judge_body(args: &Args, resp: &Response, findings: &mut Findings) {
+/// `--string` and `--regex` against the body (what was read of it): the findings.
+fn judge_body(args: &Args, resp: &Response) -> Vec<SubResult> {
     let where_ = if resp.truncated {
         format!(
             " in the first {} of the body",
@@ -536,22 +494,23 @@ fn judge_body(args: &Args, resp: &Response, findings: &mut Findings) {
         String::new()
     };
     let text = String::from_utf8_lossy(&resp.body);
+    let mut found = Vec::new();
     if let Some(s) = &args.string {
         if !text.contains(s.as_str()) {
-            findings.add(State::Critical, format!("'{s}' not found{where_}"));
+            found.push(format!("'{s}' not found{where_}"));
         }
     }
     if let Some(re) = &args.regex {
-        let found = re.is_match(&text);
-        if found && args.invert_regex {
-            findings.add(State::Critical, format!("regex '{re}' matched{where_}"));
-        } else if !found && !args.invert_regex {
-            findings.add(
-                State::Critical,
-                format!("regex '{re}' did not match{where_}"),
-            );
+        match (re.is_match(&text), args.invert_regex) {
+            (true, true) => found.push(format!("regex '{re}' matched{where_}")),
+            (false, false) => found.push(format!("regex '{re}' did not match{where_}")),
+            _ => {}
         }
     }
+    found
+        .into_iter()
+        .map(|t| SubResult::new(State::Critical, t))
+        .collect()
 }
 
 /// Days (fractional) until the certificate's notAfter; negative once expired.
@@ -561,23 +520,10 @@ fn certificate_days(der: &[u8]) -> Result<f64, String> {
     Ok((not_after - now) as f64 / 86400.0)
 }
 
-/// A URL for messages: a password in it (`http://user:secret@host/`) is left out.
-fn shown(url: &Url) -> String {
-    let mut url = url.clone();
-    if url.password().is_some() {
-        let _ = url.set_password(None);
-    }
-    url.to_string()
-}
-
 /// `user:password` from the first line of FILE; a file others can read is noted.
-fn read_auth_file(
-    path: &std::path::Path,
-    notes: &mut Vec<String>,
-) -> Result<(String, Secret), CheckError> {
-    let read = plugin_core::secret::read_file(path, "--auth-file")?;
-    notes.extend(read.warning);
-    let (user, password) = read.secret.expose().split_once(':').ok_or_else(|| {
+fn read_auth_file(path: &std::path::Path) -> Result<(String, Secret), CheckError> {
+    let secret = plugin_core::secret::read_file(path, "--auth-file")?;
+    let (user, password) = secret.expose().split_once(':').ok_or_else(|| {
         CheckError::unknown(format!(
             "--auth-file {}: expected user:password on its first line",
             path.display()
@@ -600,7 +546,7 @@ fn connect_to(url: &Url, ip: &str, family: Family) -> Result<(String, Vec<IpAddr
     let ips: Vec<IpAddr> = match bare.parse::<IpAddr>() {
         Ok(a) => vec![a],
         Err(_) => {
-            plugin_core::runner::substage(format!("resolving {ip}"));
+            plugin_core::substage(format!("resolving {ip}"));
             (ip, 0)
                 .to_socket_addrs()
                 .map_err(|e| CheckError::critical(format!("cannot resolve --ip {ip}: {e}")))?

@@ -2,6 +2,8 @@
 //! on one port, redirects, auth, errors) and against misbehaving peers (silent, a byte per
 //! second, resets, closes, hostile bodies, 100 MB).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use custos_harness::faults::{Fault, FaultServer};
 use custos_harness::nginx::{EXPIRED_NAME, GOOD_NAME, SOON_NAME};
 use custos_harness::plugin::{run_plugin, run_plugin_with, PluginRun};

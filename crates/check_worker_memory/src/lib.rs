@@ -14,7 +14,7 @@ use clap::{Parser, ValueEnum};
 use custos_procs::Process;
 use plugin_core::{
     args, CheckError, CheckResult, Context, Dimension, Findings, Perfdata, Plugin, Range, Report,
-    State, Thresholds, Uom,
+    State, SubResult, Thresholds, Uom,
 };
 use regex_lite::Regex;
 use std::path::PathBuf;
@@ -130,22 +130,16 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
     let processes = custos_procs::matching(&args.cmdline, uid)?;
     let (dw, dc) = args.metric.default_thresholds();
     let thresholds = Thresholds::new(
-        Some(args.warning.unwrap_or(upper(dw))),
-        Some(args.critical.unwrap_or(upper(dc))),
+        Some(args.warning.unwrap_or(Range::up_to(dw))),
+        Some(args.critical.unwrap_or(Range::up_to(dc))),
     );
 
     let mut findings = Findings::default();
     if processes.len() < args.min_procs {
-        findings.add_ranked(
-            State::Critical,
-            format!(
-                "{} matching process{}, fewer than {}",
-                processes.len(),
-                if processes.len() == 1 { "" } else { "es" },
-                args.min_procs
-            ),
-            f64::INFINITY,
-        );
+        let n = processes.len();
+        let es = if n == 1 { "" } else { "es" };
+        let text = format!("{n} matching process{es}, fewer than {}", args.min_procs);
+        findings.push(SubResult::new(State::Critical, text).ranked(f64::INFINITY));
     }
     if processes.is_empty() {
         let text = findings.summary(Some("No workers running"));
@@ -153,66 +147,77 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
     }
 
     let workers = label(processes, args.metric);
+    findings.extend(workers.iter().filter_map(|w| judge(args, &thresholds, w)));
     let mut details = Vec::new();
-    for w in &workers {
-        let pid = w.process.pid;
-        match w.bytes {
-            None => findings.add(
-                State::Unknown,
-                format!(
-                    "cannot read the {} of {} (pid {pid}): run as its user or root",
-                    args.metric.name(),
-                    w.label
-                ),
-            ),
-            Some(b) => {
-                if let Some((state, why)) = thresholds.alert(b, Dimension::Bytes) {
-                    findings.add_ranked(
-                        state,
-                        format!(
-                            "worker {} (pid {pid}) uses {} {} ({why})",
-                            w.label,
-                            Dimension::Bytes.human(b),
-                            args.metric.name()
-                        ),
-                        b,
-                    );
-                }
-            }
-        }
-        if ctx.verbosity > 0 {
-            details.push(format!(
-                "{} (pid {pid}): RSS {}, VSZ {}{}",
-                w.label,
-                Dimension::Bytes.human(w.process.rss as f64),
-                Dimension::Bytes.human(w.process.vsz as f64),
-                match (args.metric, w.bytes) {
-                    (Metric::Pss, Some(b)) => format!(", PSS {}", Dimension::Bytes.human(b)),
-                    _ => String::new(),
-                }
-            ));
-        }
-        if ctx.verbosity > 1 {
-            details.push(format!("    {}", w.process.cmdline));
-        }
+    if ctx.verbosity > 0 {
+        details.extend(workers.iter().flat_map(|w| describe(args, ctx, w)));
     }
     if let Some(dir) = &args.state_dir {
         leaks(args, dir, &workers, &mut findings, &mut details)?;
     }
+    let measured = measured(args, &workers);
+    let mut report = Report::new(findings.state(), findings.summary_top(5, Some(&measured)));
+    report.details = findings.lines().into_iter().map(String::from).collect();
+    report.details.extend(details);
+    report.perfdata = perfdata(&workers, &thresholds);
+    Ok(report)
+}
 
+/// One worker's size against the thresholds (or UNKNOWN when it cannot be read): a finding,
+/// ranked by size, or none.
+fn judge(args: &Args, thresholds: &Thresholds, w: &Worker) -> Option<SubResult> {
+    let pid = w.process.pid;
+    let metric = args.metric.name();
+    let Some(b) = w.bytes else {
+        let text = format!(
+            "cannot read the {metric} of {} (pid {pid}): run as its user or root",
+            w.label
+        );
+        return Some(SubResult::new(State::Unknown, text));
+    };
+    let (state, why) = thresholds.alert(b, Dimension::Bytes)?;
+    let size = Dimension::Bytes.human(b);
+    let text = format!(
+        "worker {} (pid {pid}) uses {size} {metric} ({why})",
+        w.label
+    );
+    Some(SubResult::new(state, text).ranked(b))
+}
+
+/// `-v`: each worker's sizes; `-vv`: its command line too.
+fn describe(args: &Args, ctx: &Context, w: &Worker) -> Vec<String> {
+    let mut lines = vec![format!(
+        "{} (pid {}): RSS {}, VSZ {}{}",
+        w.label,
+        w.process.pid,
+        Dimension::Bytes.human(w.process.rss as f64),
+        Dimension::Bytes.human(w.process.vsz as f64),
+        match (args.metric, w.bytes) {
+            (Metric::Pss, Some(b)) => format!(", PSS {}", Dimension::Bytes.human(b)),
+            _ => String::new(),
+        }
+    )];
+    if ctx.verbosity > 1 {
+        lines.push(format!("    {}", w.process.cmdline));
+    }
+    lines
+}
+
+/// What the status line says was measured: the count, the biggest worker and the total.
+fn measured(args: &Args, workers: &[Worker]) -> String {
     let total: f64 = workers.iter().filter_map(|w| w.bytes).sum();
     let biggest = workers.iter().filter(|w| w.bytes.is_some()).max_by(|a, b| {
         a.bytes
             .partial_cmp(&b.bytes)
             .unwrap_or(std::cmp::Ordering::Equal)
     });
-    let mut measured = format!(
+    let mut text = format!(
         "{} worker{}",
         workers.len(),
-        if workers.len() == 1 { "" } else { "s" }
+        plugin_core::plural(workers.len())
     );
     if let Some(b) = biggest {
-        measured.push_str(&format!(
+        text.push_str(&format!(
             ", biggest {} (pid {}) {} {}; total {}",
             b.label,
             b.process.pid,
@@ -221,30 +226,29 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
             Dimension::Bytes.human(total)
         ));
     }
-    let mut report = Report::new(findings.state(), findings.summary_top(5, Some(&measured)));
-    report.details = findings.lines().into_iter().map(String::from).collect();
-    report.details.extend(details);
-    report
-        .perfdata
-        .push(Perfdata::new("workers", workers.len() as f64).min(0.0));
-    // A total that leaves out workers it could not measure would mislead: U then.
-    report
-        .perfdata
-        .push(if workers.iter().all(|w| w.bytes.is_some()) {
-            Perfdata::new("total", total).uom(Uom::Bytes).min(0.0)
-        } else {
-            Perfdata::unmeasured("total").uom(Uom::Bytes)
-        });
-    for w in &workers {
-        report.perfdata.push(match w.bytes {
+    text
+}
+
+/// `workers`, `total` (unmeasured when a worker could not be read: a partial total would
+/// mislead), and one item per worker.
+fn perfdata(workers: &[Worker], thresholds: &Thresholds) -> Vec<Perfdata> {
+    let total: f64 = workers.iter().filter_map(|w| w.bytes).sum();
+    let mut perf = vec![Perfdata::new("workers", workers.len() as f64).min(0.0)];
+    perf.push(if workers.iter().all(|w| w.bytes.is_some()) {
+        Perfdata::new("total", total).uom(Uom::Bytes).min(0.0)
+    } else {
+        Perfdata::unmeasured("total").uom(Uom::Bytes)
+    });
+    for w in workers {
+        perf.push(match w.bytes {
             Some(b) => Perfdata::new(&w.label, b)
                 .uom(Uom::Bytes)
-                .thresholds(&thresholds)
+                .thresholds(thresholds)
                 .min(0.0),
             None => Perfdata::unmeasured(&w.label).uom(Uom::Bytes),
         });
     }
-    Ok(report)
+    perf
 }
 
 /// Labels (the queue, else `pid<N>`; a queue served by several workers gets `_<pid>`), and the
@@ -289,10 +293,7 @@ fn leaks(
     let path = dir.join(state_file_name(args));
     let (mut history, note): (growth::History, _) = plugin_core::statefile::load_json(&path);
     details.extend(note);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0);
+    let now = plugin_core::unix_now();
     let samples: Vec<(String, f64)> = workers
         .iter()
         .filter_map(|w| Some((growth::key(w.process.pid, w.process.start_time), w.bytes?)))
@@ -339,15 +340,6 @@ fn state_file_name(args: &Args) -> String {
         h = (h ^ b as u64).wrapping_mul(0x100000001b3);
     }
     format!("check_worker_memory-{h:016x}.json")
-}
-
-/// Alerts above `limit`.
-fn upper(limit: f64) -> Range {
-    Range {
-        start: Some(0.0),
-        end: Some(limit),
-        inside: false,
-    }
 }
 
 #[cfg(test)]

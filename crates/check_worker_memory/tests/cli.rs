@@ -1,6 +1,8 @@
 //! check_worker_memory against real processes whose command lines look like Zulip's queue
 //! workers (python3 with the worker's arguments) and that hold or grow known amounts of memory.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use custos_harness::plugin::{run_plugin, run_plugin_with, PluginRun};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};

@@ -113,6 +113,54 @@ pub struct Client {
     family: Family,
 }
 
+/// Where a response's body goes.
+enum Sink<'a> {
+    /// Kept, up to this many bytes.
+    Keep(usize),
+    /// Handed over chunk by chunk (a successful response's).
+    Stream(&'a mut dyn FnMut(&[u8]) -> Result<(), String>),
+}
+
+/// A request to send, with what following its redirects needs to know.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// The method (a 303, or a 301/302 after anything but GET/HEAD, turns it into GET).
+    pub method: Method,
+    /// The URL.
+    pub url: Url,
+    /// Extra headers, on every hop.
+    pub headers: Vec<(header::HeaderName, header::HeaderValue)>,
+    /// A body (`application/x-www-form-urlencoded` unless a Content-Type header is given).
+    pub body: Option<String>,
+    /// HTTP Basic credentials, sent to the URL's own origin only, never where it redirects.
+    pub basic_auth: Option<(String, plugin_core::Secret)>,
+}
+
+/// What [`Client::fetch`] ended with: the last response, the redirects followed on the way,
+/// and the first response's certificate and timings (the URL's own host, not where it led).
+#[derive(Debug)]
+pub struct Fetched {
+    /// The last response (not a followed redirect).
+    pub response: Response,
+    /// One line per redirect followed: `301 http://a/ -> https://a/`.
+    pub hops: Vec<String>,
+    /// The certificate the URL's own host served (HTTPS).
+    pub first_certificate: Option<Vec<u8>>,
+    /// The first connection's timings.
+    pub first_timings: Timings,
+    /// Seconds from the first request to the last body.
+    pub elapsed: f64,
+}
+
+/// A URL for messages: a password in it (`http://user:secret@host/`) is left out.
+pub fn shown(url: &Url) -> String {
+    let mut url = url.clone();
+    if url.password().is_some() {
+        let _ = url.set_password(None);
+    }
+    url.to_string()
+}
+
 /// Time kept back from the deadline so that the check reports the timeout itself.
 const MARGIN: Duration = Duration::from_millis(50);
 
@@ -151,10 +199,7 @@ impl Client {
             .connector_layer(TimingLayer(probe.clone()))
             .build()
             .map_err(|e| CheckError::unknown(format!("cannot set up the HTTP client: {e}")))?;
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| CheckError::unknown(format!("cannot start the I/O runtime: {e}")))?;
+        let rt = plugin_core::runtime()?;
         Ok(Client {
             http,
             rt,
@@ -164,6 +209,109 @@ impl Client {
     }
 
     /// A request to build on (headers, auth, body), sent with [`Client::send`].
+    /// Sends `req`, following redirects by hand when `follow` (so that every hop is seen, and
+    /// the certificate judged is the one the URL's own host served), at most `max_redirects`;
+    /// more, a loop, or an invalid Location is CRITICAL, naming the hops.
+    pub fn fetch(
+        &self,
+        ctx: &Context,
+        req: &Request,
+        max_body: usize,
+        follow: bool,
+        max_redirects: u32,
+    ) -> Result<Fetched, CheckError> {
+        let started = Instant::now();
+        let mut current = req.url.clone();
+        let mut method = req.method.clone();
+        let mut body = req.body.clone();
+        let mut visited: Vec<Url> = Vec::new();
+        let mut hops: Vec<String> = Vec::new();
+        let mut first: Option<(Option<Vec<u8>>, Timings)> = None;
+        loop {
+            let resp = self.send(ctx, self.build(req, &current, &method, &body), max_body)?;
+            let (first_certificate, first_timings) = first
+                .get_or_insert_with(|| (resp.peer_certificate.clone(), resp.timings))
+                .clone();
+            let location = resp.headers.get(header::LOCATION).cloned();
+            let location = match location {
+                Some(l) if follow && resp.status.is_redirection() => l,
+                _ => {
+                    return Ok(Fetched {
+                        response: resp,
+                        hops,
+                        first_certificate,
+                        first_timings,
+                        elapsed: started.elapsed().as_secs_f64(),
+                    })
+                }
+            };
+            let next = location
+                .to_str()
+                .ok()
+                .and_then(|l| current.join(l).ok())
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .ok_or_else(|| {
+                    CheckError::critical(format!(
+                        "{} redirects to an invalid Location '{}'",
+                        shown(&current),
+                        String::from_utf8_lossy(location.as_bytes())
+                    ))
+                })?;
+            let code = resp.status.as_u16();
+            hops.push(format!("{code} {} -> {}", shown(&current), shown(&next)));
+            visited.push(current.clone());
+            if hops.len() > max_redirects as usize {
+                return Err(CheckError::critical(format!(
+                    "more than {max_redirects} redirects, the last to {}",
+                    shown(&next)
+                ))
+                .details(&hops));
+            }
+            if visited.contains(&next) {
+                return Err(CheckError::critical(format!(
+                    "redirect loop: {} -> {}",
+                    shown(&current),
+                    shown(&next)
+                ))
+                .details(&hops));
+            }
+            // 303, and 301/302 after anything but GET/HEAD, become GET without a body (browsers).
+            if code == 303
+                || (matches!(code, 301 | 302) && method != Method::GET && method != Method::HEAD)
+            {
+                method = Method::GET;
+                body = None;
+            }
+            current = next;
+        }
+    }
+
+    /// One hop of `req`: its headers, credentials (the URL's own origin only) and body.
+    fn build(
+        &self,
+        req: &Request,
+        url: &Url,
+        method: &Method,
+        body: &Option<String>,
+    ) -> reqwest::RequestBuilder {
+        let mut b = self.request(method.clone(), url.clone());
+        for (name, value) in &req.headers {
+            b = b.header(name, value);
+        }
+        if let Some((user, password)) = &req.basic_auth {
+            if url.origin() == req.url.origin() {
+                b = b.basic_auth(user, Some(password.expose()));
+            }
+        }
+        if let Some(text) = body {
+            if !req.headers.iter().any(|(n, _)| n == header::CONTENT_TYPE) {
+                b = b.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+            }
+            b = b.body(text.clone());
+        }
+        b
+    }
+
     pub fn request(&self, method: Method, url: Url) -> reqwest::RequestBuilder {
         self.http.request(method, url)
     }
@@ -189,6 +337,30 @@ impl Client {
         max_body: usize,
         limit: Duration,
     ) -> Result<Option<Response>, CheckError> {
+        self.send_to(ctx, request, Sink::Keep(max_body), limit)
+    }
+
+    /// Sends `request` and hands a successful response's body to `read` chunk by chunk, as it
+    /// arrives, holding none of it: memory stays flat whatever the body's size. `read` returns
+    /// an error to stop (UNKNOWN with its words). The response's `body` holds at most 64 KiB of
+    /// an unsuccessful reply (for its reason), and nothing of a successful one.
+    pub fn send_streaming(
+        &self,
+        ctx: &Context,
+        request: reqwest::RequestBuilder,
+        read: &mut dyn FnMut(&[u8]) -> Result<(), String>,
+    ) -> Result<Response, CheckError> {
+        self.send_to(ctx, request, Sink::Stream(read), ctx.remaining())?
+            .ok_or_else(|| ctx.timed_out())
+    }
+
+    fn send_to(
+        &self,
+        ctx: &Context,
+        request: reqwest::RequestBuilder,
+        mut sink: Sink<'_>,
+        limit: Duration,
+    ) -> Result<Option<Response>, CheckError> {
         let request = request
             .build()
             .map_err(|e| CheckError::unknown(format!("invalid request: {e}")))?;
@@ -204,15 +376,27 @@ impl Client {
         let host = url.host_str().unwrap_or("").to_string();
         let started = Instant::now();
         self.probe.start(host_port(&url));
-        plugin_core::runner::substage(format!("connecting to {}", host_port(&url)));
+        plugin_core::substage(format!("connecting to {}", host_port(&url)));
         let left = ctx.remaining().saturating_sub(MARGIN).min(limit);
         let work = async {
             let mut resp = self.http.execute(request).await?;
             let headers_at = Instant::now();
-            plugin_core::runner::substage(format!("reading the body from {}", host_port(&url)));
+            plugin_core::substage(format!("reading the body from {}", host_port(&url)));
             let mut body = Vec::new();
             let mut truncated = false;
+            let mut refused = None;
+            let max_body = match &sink {
+                Sink::Keep(n) => *n,
+                Sink::Stream(_) => 64 << 10,
+            };
             while let Some(chunk) = resp.chunk().await? {
+                if let (Sink::Stream(read), true) = (&mut sink, resp.status().is_success()) {
+                    if let Err(e) = read(&chunk) {
+                        refused = Some(e);
+                        break;
+                    }
+                    continue;
+                }
                 let room = max_body - body.len();
                 if chunk.len() > room {
                     body.extend_from_slice(&chunk[..room]);
@@ -221,18 +405,24 @@ impl Client {
                 }
                 body.extend_from_slice(&chunk);
             }
-            Ok::<_, reqwest::Error>((resp, headers_at, body, truncated))
+            Ok::<_, reqwest::Error>((resp, headers_at, body, truncated, refused))
         };
         let outcome = self
             .rt
             .block_on(async { tokio::time::timeout(left, work).await });
-        let (resp, headers_at, body, truncated) = match outcome {
+        let (resp, headers_at, body, truncated, refused) = match outcome {
             Err(_) => return Ok(None),
             Ok(Err(e)) => {
                 return Err(CheckError::critical(describe(&e, &host, &self.probe)));
             }
             Ok(Ok(done)) => done,
         };
+        if let Some(why) = refused {
+            return Err(CheckError::unknown(format!(
+                "unexpected reply from {}: {why}",
+                host_port(&url)
+            )));
+        }
         let finished = Instant::now();
         let peer_certificate = resp
             .extensions()

@@ -8,7 +8,7 @@ use custos_tls::rustls::client::{
 };
 use custos_tls::rustls::pki_types::ServerName;
 use custos_tls::rustls::NamedGroup;
-use plugin_core::runner::substage as stage;
+use plugin_core::substage as stage;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::pin::Pin;

@@ -9,7 +9,7 @@
 //! `statement_timeout` set to the time left, so it cancels a slow query itself.
 
 use crate::dsn::{self, Params};
-use crate::settings::{resolve, Env, Settings, SslMode};
+use crate::settings::{resolve, Defaults, Env, Settings, SslMode};
 use crate::stream::{Socket, Watched};
 use plugin_core::{CheckError, Context};
 use std::time::{Duration, Instant};
@@ -17,14 +17,17 @@ use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
-/// The PostgreSQL connection options every PostgreSQL check has. There is deliberately no
-/// password option: use `~/.pgpass`, `PGPASSFILE`, a service file or `PGPASSWORD`.
+/// The PostgreSQL connection options every PostgreSQL check has, with check_postgres.pl's
+/// names beside libpq's (`--dbhost`, `--dbport`, `--dbuser`, `--dbservice`). Passwords belong in
+/// `~/.pgpass`, `PGPASSFILE`, a service file or `PGPASSWORD`; `--dbpass` is accepted for
+/// check_postgres.pl's command lines, with a warning.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct ConnArgs {
     /// Host name, IP address, or Unix-socket directory [default: PGHOST, else /var/run/postgresql]
     #[arg(
         short = 'H',
         long = "host",
+        visible_alias = "dbhost",
         value_name = "HOST",
         help_heading = "Connection"
     )]
@@ -34,15 +37,17 @@ pub struct ConnArgs {
     #[arg(
         short = 'p',
         long = "port",
+        visible_alias = "dbport",
         value_name = "PORT",
         help_heading = "Connection"
     )]
     pub port: Option<String>,
 
-    /// Database name [default: PGDATABASE, else the user name]
+    /// Database name [default: PGDATABASE, else the check's default database]
     #[arg(
         short = 'd',
         long = "dbname",
+        visible_alias = "db",
         value_name = "NAME",
         help_heading = "Connection"
     )]
@@ -52,14 +57,35 @@ pub struct ConnArgs {
     #[arg(
         short = 'U',
         long = "user",
+        visible_alias = "dbuser",
         value_name = "NAME",
         help_heading = "Connection"
     )]
     pub user: Option<String>,
 
+    /// Service name in pg_service.conf (as PGSERVICE)
+    #[arg(long = "dbservice", value_name = "NAME", help_heading = "Connection")]
+    pub service: Option<String>,
+
+    /// Password (check_postgres.pl's option; every local user can read it in ps: prefer
+    /// ~/.pgpass, PGPASSWORD or a service file)
+    #[arg(long = "dbpass", value_name = "PASSWORD", help_heading = "Connection")]
+    pub password: Option<String>,
+
     /// libpq connection string or postgresql:// URI (service=, sslmode=, ...); options above win
     #[arg(long = "dsn", value_name = "DSN", help_heading = "Connection")]
     pub dsn: Option<String>,
+
+    /// The database when nothing names one (no -d, PGDATABASE, service or DSN dbname): set by
+    /// the check (`postgres` for server-wide checks, Zulip's for Zulip's), else libpq's (the
+    /// user name).
+    #[arg(skip)]
+    pub default_dbname: Option<String>,
+
+    /// The user when nothing names one (no -U, PGUSER, service or DSN user): set by the check
+    /// (check_postgres.pl's `postgres` for check_postgres), else libpq's (the OS user).
+    #[arg(skip)]
+    pub default_user: Option<String>,
 }
 
 impl ConnArgs {
@@ -74,12 +100,36 @@ impl ConnArgs {
             ("port", &self.port),
             ("dbname", &self.dbname),
             ("user", &self.user),
+            ("service", &self.service),
+            ("password", &self.password),
         ] {
             if let Some(v) = value {
                 p.insert(key.to_string(), v.clone());
             }
         }
+        if self.password.is_some() {
+            plugin_core::warn(
+                "warning: --dbpass puts the password where every local user can read it (ps); \
+                 use ~/.pgpass, PGPASSWORD or a service file",
+            );
+        }
         Ok(p)
+    }
+
+    /// The same options, with `db` as the database when nothing names one.
+    pub fn with_default_dbname(&self, db: impl Into<String>) -> ConnArgs {
+        ConnArgs {
+            default_dbname: Some(db.into()),
+            ..self.clone()
+        }
+    }
+
+    /// The same options, with `user` as the role when nothing names one.
+    pub fn with_default_user(&self, user: impl Into<String>) -> ConnArgs {
+        ConnArgs {
+            default_user: Some(user.into()),
+            ..self.clone()
+        }
     }
 
     /// Resolves the settings against the process environment.
@@ -91,13 +141,47 @@ impl ConnArgs {
     pub fn settings_in(&self, env: &Env, check: &str) -> Result<Settings, CheckError> {
         let invalid = |e: String| CheckError::unknown(format!("invalid connection settings: {e}"));
         let params = self.params().map_err(invalid)?;
-        resolve(&params, env, check).map_err(invalid)
+        let defaults = Defaults {
+            dbname: self.default_dbname.as_deref(),
+            user: self.default_user.as_deref(),
+        };
+        resolve(&params, env, check, defaults).map_err(invalid)
     }
 
     /// Resolves the settings from the process environment and connects: what every check
     /// calls first.
     pub fn open(&self, ctx: &Context, check: &str) -> Result<Client, CheckError> {
         connect(&self.settings(check)?, ctx)
+    }
+}
+
+/// Reading a result column by name: a column missing or of another type (a PostgreSQL version
+/// that changed a view) is UNKNOWN naming the column and both types, never a panic.
+pub trait RowExt {
+    /// The column `name` as `T`.
+    fn col<'a, T: tokio_postgres::types::FromSql<'a>>(
+        &'a self,
+        name: &str,
+    ) -> Result<T, CheckError>;
+}
+
+impl RowExt for Row {
+    fn col<'a, T: tokio_postgres::types::FromSql<'a>>(
+        &'a self,
+        name: &str,
+    ) -> Result<T, CheckError> {
+        self.try_get(name).map_err(|e| {
+            let found = self
+                .columns()
+                .iter()
+                .find(|c| c.name() == name)
+                .map(|c| format!(" (the server sent {})", c.type_()))
+                .unwrap_or_default();
+            CheckError::unknown(format!(
+                "unexpected result column {name}{found}: {}",
+                e.to_string().lines().next().unwrap_or("")
+            ))
+        })
     }
 }
 
@@ -152,17 +236,27 @@ impl Client {
         }
     }
 
+    /// Runs a statement that returns no rows (an UPDATE): how many rows it touched.
+    pub fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, CheckError> {
+        match bounded(&self.rt, self.left(), self.client.execute(sql, params)) {
+            Ok(Ok(n)) => Ok(n),
+            Ok(Err(e)) => Err(query_error(sql, &e)),
+            Err(_) => Err(self.timed_out(sql)),
+        }
+    }
+
     /// `pg_is_in_recovery()`: true on a replica (a standby replaying WAL).
     pub fn in_recovery(&self) -> Result<bool, CheckError> {
-        Ok(self.query_one("SELECT pg_is_in_recovery()", &[])?.get(0))
+        self.query_one("SELECT pg_is_in_recovery() AS in_recovery", &[])?
+            .col("in_recovery")
     }
 
     /// A table name as the server resolves it (search_path, `schema.table`), quoted safely for
     /// use in SQL; UNKNOWN when there is no such table.
     pub fn table(&self, name: &str) -> Result<String, CheckError> {
         let found: Option<String> = self
-            .query_one("SELECT to_regclass($1)::text", &[&name])?
-            .get(0);
+            .query_one("SELECT to_regclass($1)::text AS name", &[&name])?
+            .col("name")?;
         found.ok_or_else(|| {
             CheckError::unknown(format!(
                 "table {name} does not exist (or is not on the search_path)"
@@ -241,7 +335,7 @@ pub fn connect(settings: &Settings, ctx: &Context) -> Result<Client, CheckError>
                 .max(1)
         ));
     if let Some(pw) = &settings.password {
-        cfg.password(pw.0.as_bytes());
+        cfg.password(pw.expose().as_bytes());
     }
     let tls = crate::tls::connector(settings)
         .map_err(|e| CheckError::unknown(format!("TLS settings: {e}")))?;
@@ -250,10 +344,7 @@ pub fn connect(settings: &Settings, ctx: &Context) -> Result<Client, CheckError>
         (SslMode::Prefer, Some(_)) => tokio_postgres::config::SslMode::Prefer,
         (_, Some(_)) => tokio_postgres::config::SslMode::Require,
     });
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CheckError::unknown(format!("cannot start the I/O runtime: {e}")))?;
+    let rt = plugin_core::runtime()?;
     ctx.stage(format!("connecting to {}", settings.target()));
     let started = Instant::now();
     // custos opens the socket (see `stream`), tokio-postgres speaks the protocol over it; the
@@ -329,8 +420,12 @@ pub fn connect_error(settings: &Settings, reason: &str) -> CheckError {
         )
     };
     let mut reason = reason.to_string();
-    if let Some(pw) = settings.password.as_ref().filter(|p| !p.0.is_empty()) {
-        reason = reason.replace(&pw.0, "***");
+    if let Some(pw) = settings
+        .password
+        .as_ref()
+        .filter(|p| !p.expose().is_empty())
+    {
+        reason = reason.replace(pw.expose(), "***");
     }
     let mut err = CheckError::critical(format!("{place}: {reason}"));
     for note in &settings.notes {

@@ -11,7 +11,7 @@
 //!   Unix sockets by default (`/var/run/postgresql`, as the OS user), `application_name`
 //!   `custos/<check>`.
 //!
-//! The password is never printed: [`settings::Password`] hides it from `Debug`.
+//! The password is never printed: it is a [`plugin_core::Secret`].
 
 pub mod connect;
 pub mod dsn;
@@ -21,6 +21,6 @@ pub mod settings;
 pub mod stream;
 pub mod tls;
 
-pub use connect::{connect, Client, ConnArgs};
-pub use settings::{resolve, Env, Password, Settings, SslMode};
+pub use connect::{connect, Client, ConnArgs, RowExt};
+pub use settings::{resolve, Defaults, Env, Settings, SslMode};
 pub use tokio_postgres::Row;

@@ -20,19 +20,17 @@ pub struct Key<'a> {
 
 /// Splits a line into fields on unescaped `:`, unescaping `\:` and `\\`.
 fn fields(line: &str) -> Vec<String> {
-    let mut out = vec![String::new()];
+    let mut out = Vec::new();
+    let mut field = String::new();
     let mut chars = line.chars();
     while let Some(c) = chars.next() {
         match c {
-            '\\' => {
-                if let Some(n) = chars.next() {
-                    out.last_mut().unwrap().push(n);
-                }
-            }
-            ':' if out.len() < 5 => out.push(String::new()),
-            c => out.last_mut().unwrap().push(c),
+            '\\' => field.extend(chars.next()),
+            ':' if out.len() < 4 => out.push(std::mem::take(&mut field)),
+            c => field.push(c),
         }
     }
+    out.push(field);
     out
 }
 

@@ -43,10 +43,9 @@ pub fn lookup(content: &str, name: &str) -> Result<Option<Params>, String> {
         if !KEYWORDS.contains(&k) {
             return Err(format!("line {}: unknown keyword '{k}'", n + 1));
         }
-        found
-            .as_mut()
-            .unwrap()
-            .insert(k.to_string(), v.trim().to_string());
+        if let Some(params) = found.as_mut() {
+            params.insert(k.to_string(), v.trim().to_string());
+        }
     }
     Ok(found)
 }

@@ -5,8 +5,8 @@
 
 use crate::dsn::Params;
 use crate::{pgpass, service};
+use plugin_core::Secret;
 use std::collections::HashMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -14,16 +14,6 @@ use std::time::Duration;
 pub const DEFAULT_SOCKET_DIR: &str = "/var/run/postgresql";
 /// Debian's libpq system configuration directory (for pg_service.conf).
 pub const DEFAULT_SYSCONFDIR: &str = "/etc/postgresql-common";
-
-/// A password that never prints.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Password(pub String);
-
-impl fmt::Debug for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Password(***)")
-    }
-}
 
 /// libpq's sslmode values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,7 +92,7 @@ pub struct Settings {
     pub port: u16,
     pub dbname: String,
     pub user: String,
-    pub password: Option<Password>,
+    pub password: Option<Secret>,
     /// Where the password came from, for `-v` output (never the password itself).
     pub password_source: Option<String>,
     pub sslmode: SslMode,
@@ -159,44 +149,40 @@ fn service_files(env: &Env) -> Vec<PathBuf> {
     user_file.into_iter().chain(std::iter::once(sys)).collect()
 }
 
-/// Resolves `explicit` (options and `--dsn`, already merged) for a check called `check`.
-pub fn resolve(explicit: &Params, env: &Env, check: &str) -> Result<Settings, String> {
+/// A check's own defaults, used when nothing names the database or the user (no option, DSN,
+/// service or environment variable): libpq's are the OS user, and a database of its name.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Defaults<'a> {
+    /// `postgres` for the server-wide checks, Zulip's database for Zulip's.
+    pub dbname: Option<&'a str>,
+    /// check_postgres.pl's `postgres` for check_postgres.
+    pub user: Option<&'a str>,
+}
+
+impl<'a> From<Option<&'a str>> for Defaults<'a> {
+    /// A default database only.
+    fn from(dbname: Option<&'a str>) -> Self {
+        Defaults { dbname, user: None }
+    }
+}
+
+/// Resolves `explicit` (options and `--dsn`, already merged) for a check called `check`: the
+/// service file section fills what the options left unset, then the environment, then the
+/// check's [`Defaults`], then libpq's (the OS user; a database named as the user); the
+/// password, when none was given, comes from the password file.
+pub fn resolve<'a>(
+    explicit: &Params,
+    env: &Env,
+    check: &str,
+    defaults: impl Into<Defaults<'a>>,
+) -> Result<Settings, String> {
+    let defaults = defaults.into();
     let mut p = explicit.clone();
     let mut sources: HashMap<String, String> = p
         .keys()
         .map(|k| (k.clone(), "the connection options".to_string()))
         .collect();
-
-    // 1. The service file section fills what the options left unset.
-    let service = p
-        .get("service")
-        .cloned()
-        .or_else(|| env.var("PGSERVICE").map(String::from));
-    if let Some(name) = service {
-        let mut found = None;
-        for file in service_files(env) {
-            let Ok(content) =
-                plugin_core::files::read_text(&file, plugin_core::files::cap::SECRET_FILE)
-            else {
-                continue;
-            };
-            if let Some(params) =
-                service::lookup(&content, &name).map_err(|e| format!("{}: {e}", file.display()))?
-            {
-                found = Some((file, params));
-                break;
-            }
-        }
-        let (file, params) =
-            found.ok_or_else(|| format!("definition of service \"{name}\" not found"))?;
-        for (k, v) in params {
-            if let std::collections::btree_map::Entry::Vacant(slot) = p.entry(k.clone()) {
-                slot.insert(v);
-                sources.insert(k, format!("service \"{name}\" in {}", file.display()));
-            }
-        }
-    }
-    // 2. The environment.
+    apply_service(&mut p, &mut sources, env)?;
     for (key, var) in ENV_KEYS {
         if !p.contains_key(*key) {
             if let Some(v) = env.var(var) {
@@ -205,18 +191,15 @@ pub fn resolve(explicit: &Params, env: &Env, check: &str) -> Result<Settings, St
             }
         }
     }
-    // 3. Defaults.
-    let mut notes = Vec::new();
-    let host = p
-        .get("host")
-        .or(p.get("hostaddr"))
-        .filter(|h| !h.is_empty())
+    let get = |k: &str| p.get(k).filter(|v| !v.is_empty());
+    let host = get("host")
+        .or(get("hostaddr"))
         .cloned()
         .unwrap_or_else(|| DEFAULT_SOCKET_DIR.to_string());
     if host.contains(',') {
         return Err("several hosts are not supported; give one".into());
     }
-    let port: u16 = match p.get("port").filter(|v| !v.is_empty()) {
+    let port: u16 = match get("port") {
         None => 5432,
         Some(v) => v
             .parse()
@@ -224,75 +207,50 @@ pub fn resolve(explicit: &Params, env: &Env, check: &str) -> Result<Settings, St
             .filter(|&n| n > 0)
             .ok_or_else(|| format!("invalid port number: \"{v}\""))?,
     };
-    let user = p
-        .get("user")
-        .filter(|v| !v.is_empty())
+    let user = get("user")
         .cloned()
+        .or(defaults.user.map(String::from))
         .unwrap_or_else(|| env.os_user.clone());
     if user.is_empty() {
         return Err("no user name: give --user or PGUSER".into());
     }
-    let dbname = p
-        .get("dbname")
-        .filter(|v| !v.is_empty())
+    let dbname = get("dbname")
         .cloned()
+        .or(defaults.dbname.map(String::from))
         .unwrap_or_else(|| user.clone());
     let sslmode = SslMode::parse(p.get("sslmode").map(String::as_str).unwrap_or("prefer"))?;
-    let connect_timeout = match p.get("connect_timeout").filter(|v| !v.is_empty()) {
-        None => None,
-        Some(v) => {
-            let secs: i64 = v.trim().parse().map_err(|_| {
-                format!("invalid integer value \"{v}\" for connection option \"connect_timeout\"")
-            })?;
-            // libpq: values below 2 seconds are raised to 2; 0 or less means no timeout.
-            (secs > 0).then(|| Duration::from_secs(secs.max(2) as u64))
-        }
-    };
-    // 4. The password: given, or from the password file.
-    // An empty password counts as none (libpq), so an empty PGPASSWORD falls through to the file.
-    let (password, password_source) = match p.get("password").filter(|pw| !pw.is_empty()) {
-        Some(pw) => (Some(Password(pw.clone())), sources.get("password").cloned()),
+    let connect_timeout = connect_timeout(get("connect_timeout"))?;
+    let mut notes = Vec::new();
+    // An empty password counts as none (libpq): an empty PGPASSWORD falls through to the file.
+    let (password, password_source) = match get("password") {
+        Some(pw) => (
+            Some(Secret::new(pw.clone())),
+            sources.get("password").cloned(),
+        ),
         None => {
             let file = p
                 .get("passfile")
                 .map(PathBuf::from)
                 .or_else(|| env.home.as_ref().map(|h| h.join(".pgpass")));
-            match file {
-                None => (None, None),
-                Some(file) => match pgpass::read(&file) {
-                    Ok(content) => {
-                        let key = pgpass::Key {
-                            host: &host,
-                            port: &port.to_string(),
-                            dbname: &dbname,
-                            user: &user,
-                        };
-                        match pgpass::lookup(&content, &key) {
-                            Some(pw) => (
-                                Some(Password(pw)),
-                                Some(format!("password file {}", file.display())),
-                            ),
-                            None => (None, None),
-                        }
-                    }
-                    Err(pgpass::Skipped::Missing) => (None, None),
-                    Err(why) => {
-                        notes.push(format!(
-                            "WARNING: password file \"{}\" {why}",
-                            file.display()
-                        ));
-                        (None, None)
-                    }
-                },
-            }
+            let key = pgpass::Key {
+                host: &host,
+                port: &port.to_string(),
+                dbname: &dbname,
+                user: &user,
+            };
+            file.map(|f| password_from_file(&f, &key, &mut notes))
+                .unwrap_or((None, None))
         }
     };
-    let application_name = p
-        .get("application_name")
-        .filter(|v| !v.is_empty())
-        .cloned()
-        .unwrap_or_else(|| format!("custos/{check}"));
     Ok(Settings {
+        application_name: get("application_name")
+            .cloned()
+            .unwrap_or_else(|| format!("custos/{check}")),
+        // libpq's default root certificate file; whether it must exist depends on sslmode.
+        sslrootcert: p
+            .get("sslrootcert")
+            .map(PathBuf::from)
+            .or_else(|| env.home.as_ref().map(|h| h.join(".postgresql/root.crt"))),
         host,
         port,
         dbname,
@@ -300,15 +258,84 @@ pub fn resolve(explicit: &Params, env: &Env, check: &str) -> Result<Settings, St
         password,
         password_source,
         sslmode,
-        // libpq's default root certificate file; whether it must exist depends on sslmode.
-        sslrootcert: p
-            .get("sslrootcert")
-            .map(PathBuf::from)
-            .or_else(|| env.home.as_ref().map(|h| h.join(".postgresql/root.crt"))),
         connect_timeout,
-        application_name,
         notes,
     })
+}
+
+/// The service file section (`service=` or `PGSERVICE`) fills what the options left unset.
+fn apply_service(
+    p: &mut Params,
+    sources: &mut HashMap<String, String>,
+    env: &Env,
+) -> Result<(), String> {
+    let Some(name) = p
+        .get("service")
+        .cloned()
+        .or_else(|| env.var("PGSERVICE").map(String::from))
+    else {
+        return Ok(());
+    };
+    let mut found = None;
+    for file in service_files(env) {
+        let Ok(content) =
+            plugin_core::files::read_text(&file, plugin_core::files::cap::SECRET_FILE)
+        else {
+            continue;
+        };
+        if let Some(params) =
+            service::lookup(&content, &name).map_err(|e| format!("{}: {e}", file.display()))?
+        {
+            found = Some((file, params));
+            break;
+        }
+    }
+    let (file, params) =
+        found.ok_or_else(|| format!("definition of service \"{name}\" not found"))?;
+    for (k, v) in params {
+        if let std::collections::btree_map::Entry::Vacant(slot) = p.entry(k.clone()) {
+            slot.insert(v);
+            sources.insert(k, format!("service \"{name}\" in {}", file.display()));
+        }
+    }
+    Ok(())
+}
+
+/// libpq's `connect_timeout`: below 2 seconds is raised to 2; 0 or less means none.
+fn connect_timeout(value: Option<&String>) -> Result<Option<Duration>, String> {
+    let Some(v) = value else {
+        return Ok(None);
+    };
+    let secs: i64 = v.trim().parse().map_err(|_| {
+        format!("invalid integer value \"{v}\" for connection option \"connect_timeout\"")
+    })?;
+    Ok((secs > 0).then(|| Duration::from_secs(secs.max(2) as u64)))
+}
+
+/// The password for `key` from a password file, and where it came from; a file skipped (for
+/// its permissions) is noted, as libpq warns.
+fn password_from_file(
+    file: &Path,
+    key: &pgpass::Key<'_>,
+    notes: &mut Vec<String>,
+) -> (Option<Secret>, Option<String>) {
+    match pgpass::read(file) {
+        Ok(content) => match pgpass::lookup(&content, key) {
+            Some(pw) => (
+                Some(Secret::new(pw)),
+                Some(format!("password file {}", file.display())),
+            ),
+            None => (None, None),
+        },
+        Err(pgpass::Skipped::Missing) => (None, None),
+        Err(why) => {
+            notes.push(format!(
+                "WARNING: password file \"{}\" {why}",
+                file.display()
+            ));
+            (None, None)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -327,6 +354,25 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_checks_default_database_only_when_nothing_names_one() {
+        let e = env(&[], None);
+        let s = resolve(&params(&[]), &e, "x", Some("postgres")).unwrap();
+        assert_eq!(s.dbname, "postgres");
+        let s = resolve(&params(&[("dbname", "zulip")]), &e, "x", Some("postgres")).unwrap();
+        assert_eq!(s.dbname, "zulip");
+        let s = resolve(
+            &params(&[]),
+            &env(&[("PGDATABASE", "envdb")], None),
+            "x",
+            Some("postgres"),
+        )
+        .unwrap();
+        assert_eq!(s.dbname, "envdb");
+        let s = resolve(&params(&[]), &e, "x", None).unwrap();
+        assert_eq!(s.dbname, "nagios", "libpq's default: the user name");
+    }
+
     fn params(pairs: &[(&str, &str)]) -> Params {
         pairs
             .iter()
@@ -341,7 +387,7 @@ mod tests {
 
     #[test]
     fn defaults_are_libpqs_on_debian() {
-        let s = resolve(&Params::new(), &env(&[], None), "check_postgres").unwrap();
+        let s = resolve(&Params::new(), &env(&[], None), "check_postgres", None).unwrap();
         assert_eq!(s.host, "/var/run/postgresql");
         assert!(s.is_socket());
         assert_eq!(s.port, 5432);
@@ -365,14 +411,14 @@ mod tests {
             ],
             None,
         );
-        let s = resolve(&params(&[("host", "opthost")]), &e, "x").unwrap();
+        let s = resolve(&params(&[("host", "opthost")]), &e, "x", None).unwrap();
         assert_eq!(
             (s.host.as_str(), s.port, s.user.as_str(), s.dbname.as_str()),
             ("opthost", 6000, "envuser", "envdb")
         );
         assert_eq!(s.application_name, "mine");
         assert_eq!(s.target(), "opthost:6000");
-        let s = resolve(&params(&[("host", "::1")]), &e, "x").unwrap();
+        let s = resolve(&params(&[("host", "::1")]), &e, "x", None).unwrap();
         assert_eq!(s.target(), "[::1]:6000");
     }
 
@@ -392,7 +438,7 @@ mod tests {
             ],
             Some(dir.path()),
         );
-        let s = resolve(&params(&[("dbname", "optdb")]), &e, "x").unwrap();
+        let s = resolve(&params(&[("dbname", "optdb")]), &e, "x", None).unwrap();
         assert_eq!(
             (s.host.as_str(), s.port, s.dbname.as_str(), s.user.as_str()),
             ("svchost", 5433, "optdb", "envuser")
@@ -405,13 +451,13 @@ mod tests {
             Some(dir.path()),
         );
         assert_eq!(
-            resolve(&params(&[("service", "sys")]), &e, "x")
+            resolve(&params(&[("service", "sys")]), &e, "x", None)
                 .unwrap()
                 .port,
             7000
         );
         assert_eq!(
-            resolve(&params(&[("service", "nope")]), &e, "x").unwrap_err(),
+            resolve(&params(&[("service", "nope")]), &e, "x", None).unwrap_err(),
             "definition of service \"nope\" not found"
         );
     }
@@ -419,16 +465,17 @@ mod tests {
     #[test]
     fn root_certificate_file_default_and_override() {
         let home = Path::new("/home/nagios");
-        let s = resolve(&params(&[]), &env(&[], Some(home)), "c").unwrap();
+        let s = resolve(&params(&[]), &env(&[], Some(home)), "c", None).unwrap();
         assert_eq!(s.sslrootcert, Some(home.join(".postgresql/root.crt")));
         let s = resolve(
             &params(&[]),
             &env(&[("PGSSLROOTCERT", "/etc/ssl/db-ca.crt")], Some(home)),
             "c",
+            None,
         )
         .unwrap();
         assert_eq!(s.sslrootcert, Some(PathBuf::from("/etc/ssl/db-ca.crt")));
-        let s = resolve(&params(&[]), &env(&[], None), "c").unwrap();
+        let s = resolve(&params(&[]), &env(&[], None), "c", None).unwrap();
         assert_eq!(s.sslrootcert, None);
     }
 
@@ -445,23 +492,25 @@ mod tests {
             &params(&[("password", "opt")]),
             &env(&[("PGPASSWORD", "envpw")], Some(dir.path())),
             "x",
+            None,
         )
         .unwrap();
-        assert_eq!(s.password, Some(Password("opt".into())));
+        assert_eq!(s.password, Some(Secret::new("opt")));
         // PGPASSWORD before the file.
         let s = resolve(
             &Params::new(),
             &env(&[("PGPASSWORD", "envpw")], Some(dir.path())),
             "x",
+            None,
         )
         .unwrap();
         assert_eq!(
             (s.password, s.password_source.as_deref()),
-            (Some(Password("envpw".into())), Some("PGPASSWORD"))
+            (Some(Secret::new("envpw")), Some("PGPASSWORD"))
         );
         // ~/.pgpass: the default socket connection matches "localhost".
-        let s = resolve(&Params::new(), &env(&[], Some(dir.path())), "x").unwrap();
-        assert_eq!(s.password, Some(Password("from-pgpass".into())));
+        let s = resolve(&Params::new(), &env(&[], Some(dir.path())), "x", None).unwrap();
+        assert_eq!(s.password, Some(Secret::new("from-pgpass")));
         assert!(s.password_source.unwrap().starts_with("password file "));
         // PGPASSFILE elsewhere.
         let other = dir.path().join("other");
@@ -470,12 +519,13 @@ mod tests {
             &params(&[("host", "db")]),
             &env(&[("PGPASSFILE", other.to_str().unwrap())], Some(dir.path())),
             "x",
+            None,
         )
         .unwrap();
-        assert_eq!(s.password, Some(Password("other-file".into())));
+        assert_eq!(s.password, Some(Secret::new("other-file")));
         // A group-readable file is skipped with a note.
         std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o640)).unwrap();
-        let s = resolve(&Params::new(), &env(&[], Some(dir.path())), "x").unwrap();
+        let s = resolve(&Params::new(), &env(&[], Some(dir.path())), "x", None).unwrap();
         assert_eq!(s.password, None);
         assert!(
             s.notes[0].contains("has group or world access (0640)"),
@@ -488,34 +538,42 @@ mod tests {
     fn bad_values_say_what_is_wrong() {
         let e = env(&[], None);
         assert_eq!(
-            resolve(&params(&[("port", "x")]), &e, "c").unwrap_err(),
+            resolve(&params(&[("port", "x")]), &e, "c", None).unwrap_err(),
             "invalid port number: \"x\""
         );
         assert_eq!(
-            resolve(&params(&[("sslmode", "sure")]), &e, "c").unwrap_err(),
+            resolve(&params(&[("sslmode", "sure")]), &e, "c", None).unwrap_err(),
             "invalid sslmode value: \"sure\""
         );
-        assert!(resolve(&params(&[("connect_timeout", "soon")]), &e, "c")
-            .unwrap_err()
-            .contains("connect_timeout"));
+        assert!(
+            resolve(&params(&[("connect_timeout", "soon")]), &e, "c", None)
+                .unwrap_err()
+                .contains("connect_timeout")
+        );
         assert_eq!(
-            resolve(&params(&[("connect_timeout", "1")]), &e, "c")
+            resolve(&params(&[("connect_timeout", "1")]), &e, "c", None)
                 .unwrap()
                 .connect_timeout,
             Some(Duration::from_secs(2))
         );
         assert_eq!(
-            resolve(&params(&[("connect_timeout", "0")]), &e, "c")
+            resolve(&params(&[("connect_timeout", "0")]), &e, "c", None)
                 .unwrap()
                 .connect_timeout,
             None
         );
-        assert!(resolve(&params(&[("host", "a,b")]), &e, "c").is_err());
+        assert!(resolve(&params(&[("host", "a,b")]), &e, "c", None).is_err());
     }
 
     #[test]
     fn password_never_prints() {
-        let s = resolve(&params(&[("password", "hunter2")]), &env(&[], None), "c").unwrap();
+        let s = resolve(
+            &params(&[("password", "hunter2")]),
+            &env(&[], None),
+            "c",
+            None,
+        )
+        .unwrap();
         assert!(!format!("{s:?}").contains("hunter2"));
     }
 }

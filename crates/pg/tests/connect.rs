@@ -1,6 +1,8 @@
 //! custos-pg against the harness' real PostgreSQL: every credential path, sockets, refusals,
 //! timeouts. The password must never appear in what a check would print.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use custos_pg::{connect, ConnArgs, Env};
 use plugin_core::{Context, State};
 use std::collections::HashMap;
@@ -39,7 +41,7 @@ fn tcp_args(pg: &custos_harness::Postgres) -> ConnArgs {
         port: Some(pg.primary_port.to_string()),
         dbname: Some(pg.dbname.clone()),
         user: Some(ROLE.into()),
-        dsn: None,
+        ..ConnArgs::default()
     }
 }
 
@@ -188,7 +190,7 @@ fn unix_socket_as_the_os_user_style() {
         port: Some(pg.primary_port.to_string()),
         user: Some(pg.user.clone()),
         dbname: Some("postgres".into()),
-        dsn: None,
+        ..ConnArgs::default()
     };
     let s = args.settings_in(&env(&[], home.path()), "c").unwrap();
     assert!(s.is_socket());
@@ -288,7 +290,7 @@ fn a_peer_that_never_answers_ends_within_the_deadline() {
         port: Some(port.to_string()),
         user: Some("x".into()),
         dbname: Some("x".into()),
-        dsn: None,
+        ..ConnArgs::default()
     };
     let start = Instant::now();
     let err = refused(connect(

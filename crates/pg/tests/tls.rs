@@ -1,6 +1,8 @@
 //! TLS against a real PostgreSQL with ssl = on and certificates made by the test (openssl):
 //! libpq's sslmode rules, wrong names, unknown CAs, a server without TLS.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use custos_pg::{connect, ConnArgs, Env};
 use plugin_core::{Context, State};
 use std::path::Path;

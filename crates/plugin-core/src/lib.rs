@@ -4,10 +4,11 @@
 //! - [`Range`] and [`Thresholds`]: the strict Nagios range grammar, values with units
 //!   ([`units`]), critical evaluated before warning, NaN → UNKNOWN.
 //! - [`Perfdata`]: formatting (and a strict parser, for tests) per plugin-contract §4.4.
-//! - [`Report`] and [`output`]: the status line, long output, perfdata placement, sanitising,
-//!   the output budget, JSON.
-//! - [`run`]: clap parsing with [`CommonArgs`], the deadline watchdog, the panic guard, the
-//!   state file, the single exit path.
+//! - [`Report`], [`SubResult`] and [`Findings`]: what a check found and how it prints (status
+//!   line, long output, perfdata placement, sanitising, the output budget, JSON).
+//! - [`run`]: clap parsing with [`CommonArgs`] ([`Plugin`]), the deadline watchdog, end
+//!   signals, the panic guard, the state file, the single exit path; [`Context`] and the
+//!   stage named in messages; [`CheckError`].
 //! - [`process`]: helper programs run within the deadline, killed with their process group.
 //! - [`statefile`]: Zulip's `ts|code|STATE|message` files, written atomically.
 //! - [`files`]: writes that never follow a symlink, reads with a bound.
@@ -25,22 +26,66 @@
 //! plugin-contract §3.2/§4.3 (`inf`/`NaN` accepted, `@10:` printed as `@10:~`, `2:1` silently
 //! swapped).
 
-pub mod args;
-pub mod files;
-pub mod output;
-pub mod perfdata;
-pub mod process;
-pub mod range;
-pub mod runner;
-pub mod secret;
-pub mod state;
-pub mod statefile;
-pub mod units;
+#![deny(missing_docs)]
 
-pub use output::{Findings, Report};
-pub use perfdata::{Perfdata, Uom};
+pub mod args;
+mod context;
+mod error;
+mod exit;
+pub mod files;
+mod output;
+mod perfdata;
+mod plugin;
+pub mod process;
+mod range;
+pub mod secret;
+mod state;
+pub mod statefile;
+mod units;
+
+pub use context::{stage, substage, warn, Context};
+pub use error::{CheckError, CheckResult};
+pub use exit::{run, run_with_args};
+pub use output::{
+    render_json, render_nagios, sanitize_line, seconds_phrase, truncate, Findings, Report,
+    SubResult, DEFAULT_OUTPUT_LIMIT, LINE1_LIMIT, SUMMARY_LIMIT,
+};
+pub use perfdata::{format_list, sanitize_label, Perfdata, Uom};
+pub use plugin::{command, parse_timeout, CommonArgs, OutputFormat, Plugin, RewriteArgs, Timeout};
 pub use range::{Range, RangeError, Thresholds};
-pub use runner::{run, CheckError, CheckResult, CommonArgs, Context, OutputFormat, Plugin};
 pub use secret::Secret;
 pub use state::State;
-pub use units::Dimension;
+pub use units::{
+    format_number, human_bytes, human_duration, parse_duration, parse_quantity, Dimension,
+    UnitError,
+};
+
+/// Seconds since the Unix epoch, now (0 if the clock is before 1970).
+pub fn unix_now() -> f64 {
+    unix_time(std::time::SystemTime::now())
+}
+
+/// Seconds since the Unix epoch of a file time or clock reading (0 before 1970).
+pub fn unix_time(t: std::time::SystemTime) -> f64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// `""` for one, `"s"` otherwise: `format!("{n} queue{}", plural(n))`.
+pub fn plural(n: impl TryInto<u64>) -> &'static str {
+    match n.try_into() {
+        Ok(1) => "",
+        _ => "s",
+    }
+}
+
+/// The I/O runtime every network client drives its requests on: the check's own thread, with
+/// the I/O and time drivers (clients bound each step by the deadline themselves).
+#[cfg(feature = "runtime")]
+pub fn runtime() -> Result<tokio::runtime::Runtime, CheckError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CheckError::unknown(format!("cannot start the I/O runtime: {e}")))
+}

@@ -23,18 +23,31 @@ use crate::units::format_number;
 /// The result of one check run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Report {
+    /// The state, and so the exit code.
     pub state: State,
     /// One line for the status line; extra lines (after a newline) become long output.
     pub summary: String,
     /// Long output, one entry per line.
     pub details: Vec<String>,
+    /// Performance data, on line 1 or a last `| ` line.
     pub perfdata: Vec<Perfdata>,
     /// Replaces `<LABEL> <STATE>` at the start of line 1 (check_cron_file prints Zulip's
     /// `<state text>: <message>` instead).
     pub status_text: Option<String>,
+    /// Print the summary and long output alone: no label, state or perfdata (a value for
+    /// MRTG-style callers, check_postgres.pl's `--output=simple`, munin's values).
+    pub plain: bool,
 }
 
 impl Report {
+    /// The same report printed as its text alone, without label, state word or perfdata
+    /// (munin's values, check_postgres.pl's dbstats lines); the exit code stays the state's.
+    pub fn as_plain(mut self) -> Report {
+        self.plain = true;
+        self
+    }
+
+    /// A report with this state and summary.
     pub fn new(state: State, summary: impl Into<String>) -> Report {
         Report {
             state,
@@ -42,18 +55,22 @@ impl Report {
             details: Vec::new(),
             perfdata: Vec::new(),
             status_text: None,
+            plain: false,
         }
     }
 
+    /// An OK report.
     pub fn ok(summary: impl Into<String>) -> Report {
         Report::new(State::Ok, summary)
     }
 
+    /// Adds a long-output line.
     pub fn detail(mut self, line: impl Into<String>) -> Report {
         self.details.push(line.into());
         self
     }
 
+    /// Adds a perfdata item.
     pub fn perf(mut self, pd: Perfdata) -> Report {
         self.perfdata.push(pd);
         self
@@ -67,50 +84,142 @@ pub const LINE1_LIMIT: usize = 1023;
 /// Default byte budget for the whole output: Nagios' documented 4 KiB.
 pub const DEFAULT_OUTPUT_LIMIT: usize = 4096;
 
-/// What a check found, each with its state and a rank (how bad, within its state: messages
-/// waiting, bytes used). The report's state is the worst of them; the summary leads with the
-/// worst state, and within a state with the highest rank (then in the order found), followed by
-/// what was measured.
+/// One judgement of a check (monitoring-plugins' `mp_subcheck`): its state, one line of summary,
+/// long-output lines and perfdata, and a rank (how bad, within its state: messages waiting,
+/// bytes used). A check made of several judgements builds its [`Report`] from them with
+/// [`Findings`]: the worst state wins and the summary names the worst first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SubResult {
+    /// The judgement's state.
+    pub state: State,
+    /// One line of summary.
+    pub summary: String,
+    /// Long-output lines.
+    pub details: Vec<String>,
+    /// Its perfdata items.
+    pub perfdata: Vec<Perfdata>,
+    /// How bad within its state (higher is named first).
+    pub rank: f64,
+}
+
+impl SubResult {
+    /// A judgement with its state and summary.
+    pub fn new(state: State, summary: impl Into<String>) -> SubResult {
+        SubResult {
+            state,
+            summary: summary.into(),
+            details: Vec::new(),
+            perfdata: Vec::new(),
+            rank: 0.0,
+        }
+    }
+
+    /// An OK judgement.
+    pub fn ok(summary: impl Into<String>) -> SubResult {
+        SubResult::new(State::Ok, summary)
+    }
+
+    /// `value` judged against `thresholds`: OK with `what`, or the alert's state with `what`
+    /// and why (`what (warning > 16MiB)`, the bounds in `dim`'s human form).
+    pub fn judged(
+        thresholds: &crate::Thresholds,
+        value: f64,
+        dim: crate::Dimension,
+        what: impl Into<String>,
+    ) -> SubResult {
+        let what = what.into();
+        match thresholds.alert(value, dim) {
+            Some((state, why)) => SubResult::new(state, format!("{what} ({why})")),
+            None if value.is_nan() => SubResult::new(State::Unknown, what),
+            None => SubResult::ok(what),
+        }
+    }
+
+    /// The same with a rank.
+    pub fn ranked(mut self, rank: f64) -> SubResult {
+        self.rank = rank;
+        self
+    }
+
+    /// Adds a long-output line.
+    pub fn detail(mut self, line: impl Into<String>) -> SubResult {
+        self.details.push(line.into());
+        self
+    }
+
+    /// Adds a perfdata item.
+    pub fn perf(mut self, pd: Perfdata) -> SubResult {
+        self.perfdata.push(pd);
+        self
+    }
+}
+
+/// What a check found: its sub-results, in the order found. The report's state is the worst
+/// of them; the summary leads with the worst state, and within a state with the highest rank
+/// (then in the order found), followed by what was measured.
 #[derive(Debug, Default)]
 pub struct Findings {
-    items: Vec<(State, String, f64)>,
+    items: Vec<SubResult>,
 }
 
 impl Findings {
+    /// A finding that is only a state and a text.
     pub fn add(&mut self, state: State, text: impl Into<String>) {
         self.add_ranked(state, text, 0.0);
     }
 
     /// A finding with a rank: the higher, the earlier it is named within its state.
     pub fn add_ranked(&mut self, state: State, text: impl Into<String>, rank: f64) {
-        self.items.push((state, text.into(), rank));
+        self.push(SubResult::new(state, text).ranked(rank));
+    }
+
+    /// A whole sub-result.
+    pub fn push(&mut self, sub: SubResult) {
+        self.items.push(sub);
+    }
+
+    /// Several sub-results (or none: an `Option`).
+    pub fn extend(&mut self, subs: impl IntoIterator<Item = SubResult>) {
+        self.items.extend(subs);
     }
 
     /// The worst state found (OK when nothing was).
     pub fn state(&self) -> State {
         self.items
             .iter()
-            .map(|(s, _, _)| *s)
+            .map(|s| s.state)
             .fold(State::Ok, State::worst)
     }
 
+    /// How many findings there are.
     pub fn len(&self) -> usize {
         self.items.len()
     }
 
+    /// True when nothing was found.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
 
+    /// The sub-results, worst first (a stable order within a state and rank).
+    pub fn sorted(&self) -> Vec<&SubResult> {
+        let mut items: Vec<&SubResult> = self.items.iter().collect();
+        items.sort_by(|a, b| {
+            b.state.severity().cmp(&a.state.severity()).then(
+                b.rank
+                    .partial_cmp(&a.rank)
+                    .unwrap_or(std::cmp::Ordering::Equal),
+            )
+        });
+        items
+    }
+
     /// The findings' texts, worst first.
     pub fn lines(&self) -> Vec<&str> {
-        let mut items: Vec<&(State, String, f64)> = self.items.iter().collect();
-        items.sort_by(|a, b| {
-            b.0.severity()
-                .cmp(&a.0.severity())
-                .then(b.2.partial_cmp(&a.2).unwrap_or(std::cmp::Ordering::Equal))
-        });
-        items.into_iter().map(|(_, t, _)| t.as_str()).collect()
+        self.sorted()
+            .into_iter()
+            .map(|s| s.summary.as_str())
+            .collect()
     }
 
     /// The findings, worst first, joined with `; `, followed by `measured` when given.
@@ -132,6 +241,22 @@ impl Findings {
             .chain(measured.map(str::to_string))
             .collect::<Vec<_>>()
             .join("; ")
+    }
+
+    /// The report of all sub-results: the worst state, [`Findings::summary_top`] as the status
+    /// line, then every sub-result's long output and perfdata in the order found.
+    pub fn into_report(self, top: usize, measured: Option<&str>) -> Report {
+        let mut report = Report::new(self.state(), self.summary_top(top, measured));
+        for s in self.items {
+            report.details.extend(s.details);
+            report.perfdata.extend(s.perfdata);
+        }
+        report
+    }
+
+    /// The sub-results themselves, in the order found.
+    pub fn into_subs(self) -> Vec<SubResult> {
+        self.items
     }
 }
 
@@ -162,70 +287,36 @@ pub fn truncate(text: &str, max: usize) -> String {
 /// Renders a report as Nagios plugin output. `label` is the check's label (`CRON_FILE`);
 /// `limit` is the byte budget (0: unlimited). The result ends with a newline.
 pub fn render_nagios(label: &str, report: &Report, limit: usize) -> String {
-    // Split the summary: its first line is the status line, the rest is long output.
+    if report.plain {
+        let mut out = report.summary.clone();
+        for d in &report.details {
+            out.push('\n');
+            out.push_str(d);
+        }
+        out.push('\n');
+        return out;
+    }
+    // The summary's first line is the status line, the rest is long output.
     let mut summary_lines = report.summary.split('\n');
-    let first = summary_lines.next().unwrap_or("");
+    let line1 = status_line(label, report, summary_lines.next().unwrap_or(""));
     let mut details: Vec<String> = summary_lines.map(sanitize_line).collect();
     for d in &report.details {
         details.extend(d.split('\n').map(sanitize_line));
     }
-    let summary = truncate(&sanitize_line(first), SUMMARY_LIMIT);
-    let head = match &report.status_text {
-        Some(text) => format!("{}:", truncate(&sanitize_line(text), 64)),
-        None => format!(
-            "{} {}{}",
-            label,
-            report.state.name(),
-            if summary.is_empty() { "" } else { " -" }
-        ),
-    };
-    let line1 = if summary.is_empty() {
-        head
-    } else {
-        format!("{head} {summary}")
-    };
-
     let budget = if limit == 0 { usize::MAX } else { limit };
-    // After line 1, perfdata and long output share what is left. When both do not fit,
-    // perfdata keeps at least half of it (and more when the long output needs less), so that
-    // thousands of perfdata items never crowd out every line of long output, nor the reverse.
     let items: Vec<String> = report.perfdata.iter().map(ToString::to_string).collect();
-    let full_len = items.iter().map(|i| i.len() + 1).sum::<usize>();
-    let details_len = details.iter().map(|d| d.len() + 1).sum::<usize>();
-    let rest = budget.saturating_sub(line1.len() + 1 + 3 + 1);
-    let mut room_for_perf = if full_len + details_len <= rest {
-        full_len
-    } else {
-        full_len.min((rest / 2).max(rest.saturating_sub(details_len)))
-    };
-    if full_len > room_for_perf {
-        // Keep room for the line that says how many items were left out.
-        room_for_perf = room_for_perf.saturating_sub(80);
-    }
-    let mut perf = String::new();
-    let mut dropped_perf = 0;
-    for item in items {
-        let add = if perf.is_empty() {
-            item.len()
-        } else {
-            item.len() + 1
-        };
-        if perf.len() + add <= room_for_perf && dropped_perf == 0 {
-            if !perf.is_empty() {
-                perf.push(' ');
-            }
-            perf.push_str(&item);
-        } else {
-            dropped_perf += 1;
-        }
-    }
-    if dropped_perf > 0 {
+    let room = perfdata_room(
+        &items,
+        &details,
+        budget.saturating_sub(line1.len() + 1 + 3 + 1),
+    );
+    let (perf, dropped) = fit_items(items, room);
+    if dropped > 0 {
         details.insert(
             0,
-            format!("({dropped_perf} perfdata items left out: output limit {limit} bytes)"),
+            format!("({dropped} perfdata items left out: output limit {limit} bytes)"),
         );
     }
-
     let perf_on_line1 = !perf.is_empty() && line1.len() + 3 + perf.len() <= LINE1_LIMIT;
     let mut out = line1;
     if perf_on_line1 {
@@ -238,9 +329,73 @@ pub fn render_nagios(label: &str, report: &Report, limit: usize) -> String {
     } else {
         format!("| {perf}\n")
     };
+    let left = budget.saturating_sub(out.len() + tail.len());
+    out.push_str(&fit_lines(&details, left, limit));
+    out.push_str(&tail);
+    out
+}
 
-    // Long output in what is left, keeping room for a line that says what was cut.
-    let mut left = budget.saturating_sub(out.len() + tail.len());
+/// `<LABEL> <STATE> - <summary>` (or `<status text>: <summary>`), sanitised and the summary cut
+/// at [`SUMMARY_LIMIT`].
+fn status_line(label: &str, report: &Report, first: &str) -> String {
+    let summary = truncate(&sanitize_line(first), SUMMARY_LIMIT);
+    let head = match &report.status_text {
+        Some(text) => format!("{}:", truncate(&sanitize_line(text), 64)),
+        None => format!(
+            "{} {}{}",
+            label,
+            report.state.name(),
+            if summary.is_empty() { "" } else { " -" }
+        ),
+    };
+    if summary.is_empty() {
+        head
+    } else {
+        format!("{head} {summary}")
+    }
+}
+
+/// Bytes the perfdata may take of `rest` (what line 1 leaves). When perfdata and long output
+/// do not both fit, perfdata keeps at least half (more when the long output needs less), so
+/// that thousands of perfdata items never crowd out every line of long output, nor the reverse;
+/// when it is cut, room is kept for the line that says so.
+fn perfdata_room(items: &[String], details: &[String], rest: usize) -> usize {
+    let full = items.iter().map(|i| i.len() + 1).sum::<usize>();
+    let details_len = details.iter().map(|d| d.len() + 1).sum::<usize>();
+    let room = if full + details_len <= rest {
+        full
+    } else {
+        full.min((rest / 2).max(rest.saturating_sub(details_len)))
+    };
+    if full > room {
+        room.saturating_sub(80)
+    } else {
+        room
+    }
+}
+
+/// The perfdata items that fit in `room` bytes, space-separated, and how many were left out
+/// (whole items, in order: nothing after the first that does not fit).
+fn fit_items(items: Vec<String>, room: usize) -> (String, usize) {
+    let mut perf = String::new();
+    let mut dropped = 0;
+    for item in items {
+        let add = item.len() + usize::from(!perf.is_empty());
+        if dropped == 0 && perf.len() + add <= room {
+            if !perf.is_empty() {
+                perf.push(' ');
+            }
+            perf.push_str(&item);
+        } else {
+            dropped += 1;
+        }
+    }
+    (perf, dropped)
+}
+
+/// The long-output lines that fit in `left` bytes, then a line saying how many were cut.
+fn fit_lines(details: &[String], mut left: usize, limit: usize) -> String {
+    let mut out = String::new();
     for (i, line) in details.iter().enumerate() {
         let remaining_after = details.len() - i - 1;
         let need = line.len() + 1;
@@ -258,7 +413,6 @@ pub fn render_nagios(label: &str, report: &Report, limit: usize) -> String {
             break;
         }
     }
-    out.push_str(&tail);
     out
 }
 
@@ -334,6 +488,53 @@ pub fn seconds_phrase(secs: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_report_from_sub_results() {
+        use crate::{Dimension, Range, Thresholds};
+        let t = Thresholds::new(Some(Range::at_least(10.0)), Some(Range::at_least(20.0)));
+        let mut f = Findings::default();
+        f.push(SubResult::judged(&t, 5.0, Dimension::Count, "five").perf(Perfdata::new("a", 5.0)));
+        f.push(
+            SubResult::judged(&t, 12.0, Dimension::Count, "twelve")
+                .detail("twelve's detail")
+                .perf(Perfdata::new("b", 12.0)),
+        );
+        f.push(SubResult::judged(&t, 25.0, Dimension::Count, "twenty-five").ranked(1.0));
+        f.push(SubResult::judged(
+            &t,
+            f64::NAN,
+            Dimension::Count,
+            "not measured",
+        ));
+        let lines: Vec<String> = f.lines().into_iter().map(String::from).collect();
+        assert_eq!(
+            lines,
+            [
+                "twenty-five (critical >= 20)",
+                "twelve (warning >= 10)",
+                "not measured",
+                "five"
+            ]
+        );
+        let r = f.into_report(2, Some("4 things"));
+        assert_eq!(r.state, State::Critical);
+        assert_eq!(
+            r.summary,
+            "twenty-five (critical >= 20); twelve (warning >= 10); and 2 more; 4 things"
+        );
+        assert_eq!(r.details, ["twelve's detail"]);
+        assert_eq!(r.perfdata.len(), 2);
+    }
+
+    #[test]
+    fn plain_reports_print_their_text_alone() {
+        let mut r = Report::ok("42")
+            .detail("second line")
+            .perf(Perfdata::new("x", 1.0));
+        r.plain = true;
+        assert_eq!(render_nagios("X", &r, 4096), "42\nsecond line\n");
+    }
 
     #[test]
     fn findings_lead_with_the_worst() {

@@ -17,14 +17,23 @@ pub enum Uom {
     /// A plain number: a count of things.
     #[default]
     None,
+    /// `s`
     Seconds,
+    /// `ms`
     Milliseconds,
+    /// `us`
     Microseconds,
+    /// `%`
     Percent,
+    /// `B`
     Bytes,
+    /// `KB`
     Kilobytes,
+    /// `MB`
     Megabytes,
+    /// `GB`
     Gigabytes,
+    /// `TB`
     Terabytes,
     /// A continuous counter (`c`).
     Counter,
@@ -43,6 +52,7 @@ impl Uom {
         }
     }
 
+    /// The unit as perfdata writes it (`s`, `B`, `%`, or nothing).
     pub fn as_str(&self) -> &str {
         match self {
             Uom::None => "",
@@ -86,13 +96,19 @@ impl Uom {
 /// One perfdata item.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Perfdata {
+    /// The label (quoted on output when it needs to be).
     pub label: String,
     /// `None` (or a non-finite number) is printed as `U`: the value could not be measured.
     pub value: Option<f64>,
+    /// The unit of the value.
     pub uom: Uom,
+    /// The warning range, if any.
     pub warning: Option<Range>,
+    /// The critical range, if any.
     pub critical: Option<Range>,
+    /// The smallest possible value, if known.
     pub min: Option<f64>,
+    /// The largest possible value, if known.
     pub max: Option<f64>,
 }
 
@@ -118,16 +134,19 @@ impl Perfdata {
         }
     }
 
+    /// The same with a unit.
     pub fn uom(mut self, uom: Uom) -> Perfdata {
         self.uom = uom;
         self
     }
 
+    /// The same with a warning range.
     pub fn warning(mut self, range: Option<Range>) -> Perfdata {
         self.warning = range;
         self
     }
 
+    /// The same with a critical range.
     pub fn critical(mut self, range: Option<Range>) -> Perfdata {
         self.critical = range;
         self
@@ -138,11 +157,13 @@ impl Perfdata {
         self.warning(t.warning).critical(t.critical)
     }
 
+    /// The same with a minimum.
     pub fn min(mut self, min: f64) -> Perfdata {
         self.min = Some(min);
         self
     }
 
+    /// The same with a maximum.
     pub fn max(mut self, max: f64) -> Perfdata {
         self.max = Some(max);
         self

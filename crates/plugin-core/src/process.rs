@@ -22,7 +22,9 @@ use std::time::{Duration, Instant};
 pub struct Output {
     /// The exit code; `None` when a signal ended it.
     pub code: Option<i32>,
+    /// What it wrote on stdout (at most the cap).
     pub stdout: Vec<u8>,
+    /// What it wrote on stderr (at most the cap).
     pub stderr: Vec<u8>,
     /// True when stdout or stderr was longer than the cap (the rest was read and dropped).
     pub truncated: bool,
@@ -72,59 +74,62 @@ fn read_capped(mut r: impl Read, cap: usize) -> (Vec<u8>, bool) {
 /// # Safety
 /// Only for `pre_exec`: it forks, and uses only async-signal-safe calls.
 unsafe fn become_guard(check: libc::pid_t) -> std::io::Result<()> {
-    let mut set: libc::sigset_t = std::mem::zeroed();
-    libc::sigemptyset(&mut set);
-    libc::sigaddset(&mut set, libc::SIGCHLD);
-    libc::sigaddset(&mut set, libc::SIGTERM);
-    libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    if libc::getppid() != check {
-        // The check died before the death signal was armed.
-        libc::_exit(126);
-    }
-    let guard = libc::getpid();
-    let helper = libc::fork();
-    if helper < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    if helper == 0 {
-        // The helper: dies with the guard should the guard ever die first, and execs with the
-        // empty signal mask std gave the child.
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-        if libc::getppid() != guard {
+    // SAFETY: see the function doc: only async-signal-safe system calls, in the child.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if libc::getppid() != check {
+            // The check died before the death signal was armed.
             libc::_exit(126);
         }
-        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-        return Ok(());
-    }
-    // The guard keeps no descriptor: the check's pipes end when the helper's output ends, and
-    // std's exec-error pipe is left to the helper.
-    if libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32) != 0 {
-        for fd in 0..1024 {
-            libc::close(fd);
+        let guard = libc::getpid();
+        let helper = libc::fork();
+        if helper < 0 {
+            return Err(std::io::Error::last_os_error());
         }
-    }
-    loop {
-        let sig = libc::sigwaitinfo(&set, std::ptr::null_mut());
-        if sig == libc::SIGTERM {
-            // The check is gone (or someone stops the guard): the whole group goes.
-            libc::kill(0, libc::SIGKILL);
-        }
-        let mut status = 0;
-        if libc::waitpid(helper, &mut status, libc::WNOHANG) == helper {
-            if libc::WIFSIGNALED(status) {
-                let sig = libc::WTERMSIG(status);
-                libc::signal(sig, libc::SIG_DFL);
-                let mut one: libc::sigset_t = std::mem::zeroed();
-                libc::sigemptyset(&mut one);
-                libc::sigaddset(&mut one, sig);
-                libc::sigprocmask(libc::SIG_UNBLOCK, &one, std::ptr::null_mut());
-                libc::kill(libc::getpid(), sig);
-                libc::_exit(128 + sig);
+        if helper == 0 {
+            // The helper: dies with the guard should the guard ever die first, and execs with the
+            // empty signal mask std gave the child.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if libc::getppid() != guard {
+                libc::_exit(126);
             }
-            libc::_exit(libc::WEXITSTATUS(status));
+            libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+            return Ok(());
+        }
+        // The guard keeps no descriptor: the check's pipes end when the helper's output ends, and
+        // std's exec-error pipe is left to the helper.
+        if libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32) != 0 {
+            for fd in 0..1024 {
+                libc::close(fd);
+            }
+        }
+        loop {
+            let sig = libc::sigwaitinfo(&set, std::ptr::null_mut());
+            if sig == libc::SIGTERM {
+                // The check is gone (or someone stops the guard): the whole group goes.
+                libc::kill(0, libc::SIGKILL);
+            }
+            let mut status = 0;
+            if libc::waitpid(helper, &mut status, libc::WNOHANG) == helper {
+                if libc::WIFSIGNALED(status) {
+                    let sig = libc::WTERMSIG(status);
+                    libc::signal(sig, libc::SIG_DFL);
+                    let mut one: libc::sigset_t = std::mem::zeroed();
+                    libc::sigemptyset(&mut one);
+                    libc::sigaddset(&mut one, sig);
+                    libc::sigprocmask(libc::SIG_UNBLOCK, &one, std::ptr::null_mut());
+                    libc::kill(libc::getpid(), sig);
+                    libc::_exit(128 + sig);
+                }
+                libc::_exit(libc::WEXITSTATUS(status));
+            }
         }
     }
 }

@@ -95,6 +95,52 @@ impl Range {
         Ok(Range { start, end, inside })
     }
 
+    /// `0..x`, what a bare `-w x` means: alerts above `x` (and below 0). Prints as `x`.
+    pub fn up_to(x: f64) -> Range {
+        Range {
+            start: Some(0.0),
+            end: Some(x),
+            inside: false,
+        }
+    }
+
+    /// Alerts above `x` (`~:x`), negative values included.
+    pub fn above(x: f64) -> Range {
+        Range {
+            start: None,
+            end: Some(x),
+            inside: false,
+        }
+    }
+
+    /// Alerts at `x` or above (`@x:`): "at least x" (check_postgres.pl's rule, a minimum of
+    /// missing consumers reached).
+    pub fn at_least(x: f64) -> Range {
+        Range {
+            start: Some(x),
+            end: None,
+            inside: true,
+        }
+    }
+
+    /// Alerts below `x` (`x:`): fewer than a minimum.
+    pub fn below(x: f64) -> Range {
+        Range {
+            start: Some(x),
+            end: None,
+            inside: false,
+        }
+    }
+
+    /// Alerts at `x` or below (`@~:x`): "at most x" (a ratio that must stay above x).
+    pub fn at_most(x: f64) -> Range {
+        Range {
+            start: None,
+            end: Some(x),
+            inside: true,
+        }
+    }
+
     /// Does `value` raise an alert against this range? NaN never does here; [`Thresholds`]
     /// turns NaN into UNKNOWN before asking.
     pub fn alerts(&self, value: f64) -> bool {
@@ -166,11 +212,14 @@ impl fmt::Display for Range {
 /// An optional warning and an optional critical range for one metric.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Thresholds {
+    /// The warning range.
     pub warning: Option<Range>,
+    /// The critical range.
     pub critical: Option<Range>,
 }
 
 impl Thresholds {
+    /// Thresholds from optional ranges.
     pub fn new(warning: Option<Range>, critical: Option<Range>) -> Thresholds {
         Thresholds { warning, critical }
     }
@@ -558,6 +607,23 @@ mod tests {
             &[],
         ),
     ];
+
+    #[test]
+    fn named_ranges() {
+        let cases = [
+            (Range::up_to(10.0), "10", [false, false, true]),
+            (Range::above(10.0), "~:10", [false, false, true]),
+            (Range::at_least(10.0), "@10:", [false, true, true]),
+            (Range::below(10.0), "10:", [true, false, false]),
+            (Range::at_most(10.0), "@~:10", [true, true, false]),
+        ];
+        for (r, text, alerts) in cases {
+            assert_eq!(r.to_string(), text);
+            assert_eq!(Range::parse(text).unwrap(), r, "{text}");
+            let got = [9.0, 10.0, 11.0].map(|v| r.alerts(v));
+            assert_eq!(got, alerts, "{text} at 9, 10, 11");
+        }
+    }
 
     #[test]
     fn peer_range_cases() {

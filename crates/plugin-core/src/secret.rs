@@ -10,6 +10,7 @@ use std::path::Path;
 pub struct Secret(String);
 
 impl Secret {
+    /// A secret from its text.
     pub fn new(text: impl Into<String>) -> Secret {
         Secret(text.into())
     }
@@ -26,19 +27,10 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// What [`read_file`] found: the first line, and a warning for the long output when others
-/// can read the file.
-#[derive(Debug)]
-pub struct FromFile {
-    pub secret: Secret,
-    pub warning: Option<String>,
-}
-
 /// Reads a secret from the first line of `path` (`what` names it in messages: `--password-file`).
-/// Unreadable or empty is UNKNOWN; a file readable by group or others is read, with a warning
-/// (also registered with [`crate::runner::warn`], so that every result carries it).
-pub fn read_file(path: &Path, what: &str) -> Result<FromFile, CheckError> {
-    use std::os::unix::fs::PermissionsExt;
+/// Unreadable or empty is UNKNOWN; a file readable by group or others is read, and
+/// [`warn_if_readable`] says so in the long output of whatever result the run ends with.
+pub fn read_file(path: &Path, what: &str) -> Result<Secret, CheckError> {
     let text = crate::files::read_text(path, crate::files::cap::SECRET_FILE)
         .map_err(|e| CheckError::unknown(format!("cannot read {what} {}: {e}", path.display())))?;
     let line = text.lines().next().unwrap_or("").trim_end_matches('\r');
@@ -48,23 +40,26 @@ pub fn read_file(path: &Path, what: &str) -> Result<FromFile, CheckError> {
             path.display()
         )));
     }
+    warn_if_readable(path, "a secret");
+    Ok(Secret::new(line))
+}
+
+/// The one path for "this file holds a secret and others can read it": a warning registered
+/// with [`crate::warn`], so every result carries it (also when the check then fails), once.
+/// `holds` names what the file holds (`a secret`, `an API key`). Returns the warning.
+pub fn warn_if_readable(path: &Path, holds: &str) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(path)
         .map(|m| m.permissions().mode() & 0o777)
         .unwrap_or(0);
     let warning = (mode & 0o077 != 0).then(|| {
         format!(
-            "warning: {} holds a secret and is readable by others (mode {mode:04o}); chmod 600 it",
+            "warning: {} holds {holds} and is readable by others (mode {mode:04o}); chmod 600 it",
             path.display()
         )
-    });
-    // Said whatever the run ends with, not only when the check gets to its report.
-    if let Some(w) = &warning {
-        crate::runner::warn(w.clone());
-    }
-    Ok(FromFile {
-        secret: Secret::new(line),
-        warning,
-    })
+    })?;
+    crate::context::warn(warning.clone());
+    Some(warning)
 }
 
 #[cfg(test)]
@@ -79,15 +74,14 @@ mod tests {
         std::fs::write(&f, "s3cret\r\nignored\n").unwrap();
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
         let got = read_file(&f, "--password-file").unwrap();
-        assert_eq!(got.secret.expose(), "s3cret");
-        assert!(got.warning.is_none());
-        assert_eq!(format!("{:?}", got.secret), "Secret(***)");
+        assert_eq!(got.expose(), "s3cret");
+        assert!(warn_if_readable(&f, "a secret").is_none());
+        assert_eq!(format!("{got:?}"), "Secret(***)");
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let got = read_file(&f, "--password-file").unwrap();
-        assert!(got
-            .warning
+        assert_eq!(read_file(&f, "--password-file").unwrap().expose(), "s3cret");
+        assert!(warn_if_readable(&f, "a secret")
             .unwrap()
-            .contains("readable by others (mode 0644)"));
+            .contains("holds a secret and is readable by others (mode 0644)"));
         std::fs::write(&f, "\n").unwrap();
         assert!(read_file(&f, "--password-file")
             .unwrap_err()

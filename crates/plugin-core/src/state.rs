@@ -7,13 +7,18 @@ use std::str::FromStr;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum State {
+    /// Exit code 0.
     Ok = 0,
+    /// Exit code 1.
     Warning = 1,
+    /// Exit code 2.
     Critical = 2,
+    /// Exit code 3.
     Unknown = 3,
 }
 
 impl State {
+    /// Every state, from OK to UNKNOWN.
     pub const ALL: [State; 4] = [State::Ok, State::Warning, State::Critical, State::Unknown];
 
     /// The process exit code for this state (always 0-3).

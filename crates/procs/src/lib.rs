@@ -177,6 +177,7 @@ impl ProcDir {
     fn read(&self, pid: u32, file: &str, buf: &mut Vec<u8>) -> std::io::Result<()> {
         use std::io::Read;
         use std::os::fd::{AsRawFd, FromRawFd};
+        #[allow(clippy::expect_used)] // a number and a file name of ours: no NUL byte
         let path = std::ffi::CString::new(format!("{pid}/{file}")).expect("no NUL");
         // SAFETY: path is NUL-terminated; the descriptor is owned by the File below.
         let fd = unsafe {
@@ -213,6 +214,7 @@ impl ProcDir {
     /// The owner of a process: the owner of its `/proc` directory.
     fn owner(&self, pid: u32) -> std::io::Result<u32> {
         use std::os::fd::AsRawFd;
+        #[allow(clippy::expect_used)] // a number: no NUL byte
         let path = std::ffi::CString::new(pid.to_string()).expect("no NUL");
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
         // SAFETY: path is NUL-terminated and st is a valid stat buffer.

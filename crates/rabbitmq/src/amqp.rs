@@ -50,20 +50,13 @@ impl Amqp {
                 .decode_utf8_lossy()
                 .into_owned(),
         };
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| CheckError::unknown(format!("cannot start the I/O runtime: {e}")))?;
+        let rt = plugin_core::runtime()?;
         Ok(Amqp {
             target: format!("{host}:{}", parsed.port().unwrap_or(5672)),
             vhost,
             creds,
             rt,
         })
-    }
-
-    pub fn notes(&self) -> Vec<String> {
-        self.creds.warning.iter().cloned().collect()
     }
 
     fn uri(&self) -> String {
@@ -87,11 +80,13 @@ impl Amqp {
             let mut out = Vec::new();
             let mut channel = None;
             for name in names {
-                plugin_core::runner::stage(format!("declaring queue {name} (passive)"));
-                if channel.is_none() {
-                    channel = Some(conn.create_channel().await.map_err(|e| self.describe(&e))?);
-                }
-                let ch = channel.as_ref().expect("just created");
+                plugin_core::stage(format!("declaring queue {name} (passive)"));
+                let ch = match &channel {
+                    Some(ch) => ch,
+                    None => {
+                        channel.insert(conn.create_channel().await.map_err(|e| self.describe(&e))?)
+                    }
+                };
                 let passive = QueueDeclareOptions {
                     passive: true,
                     ..QueueDeclareOptions::default()

@@ -181,10 +181,6 @@ impl Api {
         })
     }
 
-    pub fn notes(&self) -> Vec<String> {
-        self.creds.warning.iter().cloned().collect()
-    }
-
     /// `base` + `api/<segments...>`, each segment percent-encoded: everything but RFC 3986's
     /// unreserved characters (`/` in a vhost, `|` or `%` in a queue name too; RabbitMQ's web
     /// server refuses a raw `|`).

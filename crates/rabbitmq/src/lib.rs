@@ -154,10 +154,10 @@ pub struct Queue {
 /// User and password, resolved.
 #[derive(Clone, Debug)]
 pub struct Credentials {
+    /// The user name.
     pub user: String,
+    /// The password (never printed).
     pub password: Secret,
-    /// A note for the long output (a password file others can read).
-    pub warning: Option<String>,
 }
 
 /// Splits credentials out of a URL (percent-decoded), leaving the URL without them.
@@ -183,11 +183,8 @@ impl BrokerArgs {
             .clone()
             .or(url_user)
             .unwrap_or_else(|| "guest".to_string());
-        let mut warning = None;
         let password = if let Some(path) = &self.password_file {
-            let read = plugin_core::secret::read_file(path, "--password-file")?;
-            warning = read.warning;
-            read.secret
+            plugin_core::secret::read_file(path, "--password-file")?
         } else if let Some(p) = std::env::var_os(PASSWORD_ENV) {
             Secret::new(p.to_string_lossy())
         } else if let Some(p) = url_password {
@@ -199,11 +196,7 @@ impl BrokerArgs {
                 "no password for RabbitMQ user '{user}': give --password-file or set {PASSWORD_ENV}"
             )));
         };
-        Ok(Credentials {
-            user,
-            password,
-            warning,
-        })
+        Ok(Credentials { user, password })
     }
 
     /// The broker this run talks to: AMQP when `--amqp-url` is given, else the management API.
@@ -246,14 +239,6 @@ impl Broker {
                     .collect())
             }
             Broker::Amqp(amqp) => amqp.queues(ctx, names),
-        }
-    }
-
-    /// Notes for the long output: where the numbers came from, credential warnings.
-    pub fn notes(&self) -> Vec<String> {
-        match self {
-            Broker::Api(api) => api.notes(),
-            Broker::Amqp(amqp) => amqp.notes(),
         }
     }
 

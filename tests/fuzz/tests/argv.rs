@@ -11,6 +11,8 @@
 //! CUSTOS_ARGV_SEED repeats a run. The checks run in a scratch directory with HOME there,
 //! PGHOST pointing nowhere and no network peers: nothing outside is touched.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use custos_fuzz::exec::{become_subreaper, binary, checks, leftovers, run, temp_leftovers};
 use custos_fuzz::mutate::{env_or, seed, Rng};
 use std::ffi::OsString;

@@ -3,6 +3,8 @@
 //! check must end in its documented state, naming the problem, with its peak RSS flat in the
 //! input's size (measured with wait4; the figures go to the test's output for the README).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use custos_fuzz::exec::{binary, run};
 use std::ffi::OsString;
 use std::io::Write;

@@ -5,6 +5,8 @@
 //! after one second, and a catchable signal gives one UNKNOWN line naming the signal and what
 //! the check was doing.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use custos_fuzz::exec::binary;
 use custos_harness::kill::{ended, spawn_plugin, Kill, StuckHelper};
 use std::path::Path;

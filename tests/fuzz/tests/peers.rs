@@ -20,11 +20,13 @@
 //! print nothing on stderr and no secret, close the peer's connection, and leave no process
 //! behind.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use custos_fuzz::exec::{become_subreaper, binary, leftovers, repo, run};
 use custos_harness::certs::{ServerCert, TestCa};
 use custos_harness::faults::{Fault, FaultServer, TlsServer};
 use custos_harness::plugin::perfdata_text;
-use plugin_core::perfdata::Perfdata;
+use plugin_core::Perfdata;
 use std::ffi::OsString;
 use std::path::Path;
 use std::time::Duration;

@@ -9,6 +9,8 @@
 //! Files holding a secret that others can read draw a warning in the long output (`.pgpass`
 //! is skipped, as libpq does, and said so with -v).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use custos_fuzz::exec::{binary, run, temp_leftovers};
 use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;

@@ -2,6 +2,8 @@
 //! (`regressions/<target>/*`), then runs mutations for CUSTOS_FUZZ_SECONDS (default 2) each.
 //! A failing input is saved under target/fuzz-failures/ and its bytes printed.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use custos_fuzz::mutate::{env_or, mutate, seed, Rng};
 use custos_fuzz::{Target, TARGETS};
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -16,6 +16,8 @@
 //! directory removed when the owning process ends, also on a panic, abort or Ctrl-C (see
 //! [`guard`]).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 pub mod amqp;
 pub mod certs;
 pub mod faults;

@@ -10,6 +10,8 @@
 //! parent's pages, so 5,000 of them cost little memory) whose command line carries MARKER,
 //! prints `ready`, and ends them all when its standard input closes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use anyhow::{Context as _, Result};
 use custos_harness::{guard::Guard, make_base, start_all};
 use std::process::Command;

@@ -199,7 +199,7 @@ pub fn start_named(base: &Path, name: &str, guard: &Guard) -> Result<Postgres> {
              fsync = off\nfull_page_writes = off\nwal_level = replica\nmax_wal_senders = 5\n\
              wal_keep_size = 64MB\nhot_standby = on\narchive_mode = on\n\
              archive_command = 'test ! -f {arch}/%f && cp %p {arch}/%f'\narchive_timeout = 0\n\
-             logging_collector = off\n",
+             logging_collector = off\nmax_prepared_transactions = 5\n",
             port = pg.primary_port,
             sock = socket_dir.display(),
             arch = archive_dir.display(),

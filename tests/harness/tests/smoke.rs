@@ -1,5 +1,7 @@
 //! The harness' servers are real: connect, query, stream, archive, speak AMQP.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};

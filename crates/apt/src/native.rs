@@ -9,14 +9,8 @@
 //! flat repositories, list compressions other than lz4 and gzip, preferences apt would refuse.
 //! A test compares both engines on the test machine and on fixtures built for apt itself.
 
-pub mod config;
-pub mod prefs;
-pub mod resolve;
-pub mod sources;
-pub mod tags;
-pub mod version;
-
-use crate::apt::{Simulation, Upgrade};
+use crate::output::{Simulation, Upgrade};
+use crate::{config, prefs, resolve, sources, tags, version};
 use config::AptConfig;
 use prefs::FileInfo;
 use resolve::{Alt, Package, Priority, Provide, Universe, Version};

@@ -1,8 +1,8 @@
 //! apt_preferences(5): pins by version, release and origin, with apt's matching rules
 //! (`pkgVersionMatch`): values are globs matched case-insensitively, or `/regex/`.
 
-use super::tags;
-use super::Unsupported;
+use crate::tags;
+use crate::Unsupported;
 use regex_lite::Regex;
 use std::path::Path;
 
@@ -254,25 +254,10 @@ impl Match {
 /// Reads the preferences file and the parts directory, in apt's order.
 pub fn read(file: &Path, parts: &Path) -> Result<Vec<Pin>, Unsupported> {
     let mut pins = Vec::new();
-    if let Ok(text) = plugin_core::files::read_text(file, plugin_core::files::cap::CONFIG_FILE) {
+    for (_, text) in
+        crate::main_and_parts(file, parts, |n| !n.contains('.') || n.ends_with(".pref"))
+    {
         pins.extend(parse(&text)?);
-    }
-    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(parts)
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    files.sort();
-    for f in files {
-        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        let valid = name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
-        let ext_ok = !name.contains('.') || name.ends_with(".pref");
-        if !valid || !ext_ok || !f.is_file() {
-            continue;
-        }
-        if let Ok(text) = plugin_core::files::read_text(&f, plugin_core::files::cap::CONFIG_FILE) {
-            pins.extend(parse(&text)?);
-        }
     }
     Ok(pins)
 }

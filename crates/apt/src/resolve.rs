@@ -4,8 +4,8 @@
 //! until no dependency is broken (`pkgProblemResolver::ResolveByKeep`, in the order of apt's
 //! `MakeScores`).
 
-use super::prefs::{FileInfo, Pin, NEVER};
-use super::version::{self, Op};
+use crate::prefs::{FileInfo, Pin, NEVER};
+use crate::version::{self, Op};
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
@@ -157,10 +157,10 @@ pub fn candidates(u: &Universe, s: &Settings) -> Vec<Option<usize>> {
     // File priorities: NotSource (status) 100, ButAutomaticUpgrades 100, NotAutomatic 1, else
     // 500; then the default pins (APT::Default-Release first, then `Package: *` records in
     // order), the first that matches a file fixing it (a never pin always wins).
-    let mut defaults: Vec<(&super::prefs::Match, i32)> = Vec::new();
+    let mut defaults: Vec<(&crate::prefs::Match, i32)> = Vec::new();
     let default_release_pin;
     if let Some(rel) = s.default_release {
-        default_release_pin = super::prefs::Match::Release(super::prefs::ReleaseMatch::parse(rel));
+        default_release_pin = crate::prefs::Match::Release(crate::prefs::ReleaseMatch::parse(rel));
         defaults.push((&default_release_pin, 990));
     }
     defaults.extend(
@@ -277,7 +277,7 @@ fn pin_names(name: &str, pkg: &Package, v: &Version, native: &str) -> bool {
     let pattern = (name.starts_with('/') && name.ends_with('/') && name.len() > 1)
         || name.contains(['*', '[', '?']);
     if pattern {
-        super::prefs::expression_matches(name, Some(target))
+        crate::prefs::expression_matches(name, Some(target))
     } else {
         name == target
     }

@@ -2,9 +2,9 @@
 //! `apt update` stored for them: only the lists of configured sources count, as in apt (stale
 //! files of a removed source are ignored).
 
-use super::tags;
-use super::Unsupported;
-use std::path::{Path, PathBuf};
+use crate::tags;
+use crate::Unsupported;
+use std::path::Path;
 
 /// One `deb` source: a URI (ending in `/`), a suite, its components, and the architectures
 /// it is restricted to (empty: apt's configured ones).
@@ -67,30 +67,13 @@ pub fn uri_to_filename(uri: &str) -> String {
 /// module does (flat repositories, variables, architecture additions) are [`Unsupported`].
 pub fn read(list: &Path, parts: &Path) -> Result<Vec<Source>, Unsupported> {
     let mut out = Vec::new();
-    if let Ok(text) = plugin_core::files::read_text(list, plugin_core::files::cap::CONFIG_FILE) {
-        out.extend(one_line(&text)?);
-    }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(parts)
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    files.sort();
-    for f in files {
-        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        // apt ignores files with other names (and says so only with -o Debug).
-        if !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
-        {
-            continue;
-        }
-        let Ok(text) = plugin_core::files::read_text(&f, plugin_core::files::cap::CONFIG_FILE)
-        else {
-            continue;
-        };
-        if name.ends_with(".list") {
-            out.extend(one_line(&text)?);
-        } else if name.ends_with(".sources") {
+    for (name, text) in crate::main_and_parts(list, parts, |n| {
+        n.ends_with(".list") || n.ends_with(".sources")
+    }) {
+        if name.ends_with(".sources") {
             out.extend(deb822(&text)?);
+        } else {
+            out.extend(one_line(&text)?);
         }
     }
     Ok(out)
