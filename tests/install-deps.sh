@@ -24,6 +24,10 @@ need openssl command -v openssl
 need supervisor test -x /usr/bin/supervisord
 # The official Zulip client runs in a virtualenv against the test Zulip server.
 need python3-venv python3 -c 'import ensurepip, venv'
+# check_postgres.pl, the oracle of check_postgres' tests (and Date::Parse, which its
+# checkpoint action needs).
+need check-postgres test -x /usr/bin/check_postgres
+need libtimedate-perl perl -MDate::Parse -e 1
 # The monitoring daemons that run the shipped command definitions, and check_nrpe.
 need nagios4 test -x /usr/sbin/nagios4
 need icinga2 test -x /usr/sbin/icinga2
@@ -38,7 +42,6 @@ if [ "${BENCH:-}" = 1 ]; then
     # check_curl needs liburiparser1, which monitoring-plugins-standard only recommends.
     need liburiparser1 sh -c 'ls /usr/lib/*/liburiparser.so.1'
     need hyperfine command -v hyperfine
-    need check-postgres test -x /usr/bin/check_postgres
     need time test -x /usr/bin/time
     need python3-requests /usr/bin/python3 -c 'import requests'
     need python3-psycopg2 /usr/bin/python3 -c 'import psycopg2'

@@ -1,160 +1,507 @@
-//! check_postgres: general PostgreSQL health, the actions Zulip runs through Bucardo's
-//! check_postgres.pl, several in one run over one connection (`--action backends,locks`), the
-//! worst state winning.
+//! check_postgres: PostgreSQL health, a drop-in for Bucardo's check_postgres.pl: its actions,
+//! its option names and threshold spellings, and its states, over one connection per server,
+//! several actions per run (`--action backends,locks`), the worst state winning.
 //!
-//! Each action measures one thing with one SQL query and judges it with Nagios ranges in the
-//! action's unit; the defaults are check_postgres.pl's documented ones (see [`ACTIONS`]).
-//! Differences from check_postgres.pl, on purpose: thresholds are Nagios ranges (`-w 100`
-//! alerts above 100, where check_postgres.pl alerts at 100), with units (`20s`, `90%`, `1GB`);
-//! `-w`/`-c` take one range for every selected action or `ACTION=RANGE` pairs; actions that
-//! check_postgres.pl refuses to run without thresholds (txn_time, txn_idle, hitratio,
-//! database_size, replication_slots) report their value and stay OK until given some.
+//! The page of this crate:
+//! - [`ACTIONS`], the table: every action with its family module, what it measures, its
+//!   default thresholds (check_postgres.pl's) and how it reads `-w`/`-c`;
+//! - [`options`]: check_postgres.pl's command line (`-db`, `--dbhost2=`, the
+//!   `check_postgres_<action>` names) and the servers it names ([`options::targets`]);
+//! - [`thresholds`]: its threshold spellings, and Nagios ranges, one table;
+//! - [`filter`]: `--include`/`--exclude` and `--includeuser`/`--excludeuser`;
+//! - the families: [`activity`] (sessions, locks, transactions, ratios), [`vacuum`] (freeze,
+//!   wraparound, vacuum and analyze times, bloat), [`sizes`], [`wal`] (WAL, archiving,
+//!   replication, checkpoints, the cluster), [`schema`] (triggers, sequences, settings, schema
+//!   comparison, version), [`custom`] (custom_query, query_runtime, replicate_row).
+
+pub mod activity;
+pub mod custom;
+pub mod filter;
+pub mod options;
+pub mod schema;
+pub mod sizes;
+pub mod thresholds;
+pub mod vacuum;
+pub mod wal;
 
 use clap::Parser;
 use custos_pg::{Client, ConnArgs};
-use plugin_core::output::{sanitize_line, truncate};
-use plugin_core::perfdata::sanitize_label;
+use filter::Filter;
 use plugin_core::{
-    CheckError, CheckResult, Context, Dimension, Perfdata, Plugin, Range, Report, State,
-    Thresholds, Uom,
+    CheckError, CheckResult, Context, Findings, Plugin, Range, Report, State, SubResult, Thresholds,
 };
-use std::time::{SystemTime, UNIX_EPOCH};
+use thresholds::{Kind, Rule};
 
-pub const PLUGIN: Plugin = Plugin::new("check_postgres", env!("CARGO_PKG_VERSION"));
+pub const PLUGIN: Plugin =
+    Plugin::new("check_postgres", env!("CARGO_PKG_VERSION")).with_rewrite_args(options::rewrite);
 
-/// An action: its name, the unit of its metric, and check_postgres.pl's default thresholds.
-pub struct Action {
-    pub name: &'static str,
-    pub dim: Dimension,
-    pub warning: Option<&'static str>,
-    pub critical: Option<&'static str>,
-    /// What is measured, for --help.
-    pub about: &'static str,
-    run: fn(&Client, &Filter, &Thresholds) -> Result<Outcome, CheckError>,
+/// How an action reads `-w`/`-c` (check_postgres.pl's `validate_range` types, and its own
+/// parsers where it has one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Values {
+    /// No thresholds are taken (connection, dbstats, same_schema).
+    None,
+    /// One value of this kind, compared by the rule; `needed`: at least one of -w/-c is
+    /// required when there is no default.
+    Simple(Kind, Rule, bool),
+    /// backends: `N`, `N%` or `-N` (free slots).
+    Backends,
+    /// locks: a total, or `total=N`, `waiting=N`, `exclusive=N`, ...
+    Locks,
+    /// query_time, txn_time, txn_idle: seconds, a time, `+N` sessions, or `N for TIME`.
+    CountTime,
+    /// hot_standby_delay: bytes, a time, or `BYTES and TIME`.
+    BytesTime,
+    /// bloat: a size, a percentage, or `SIZE and PERCENT` / `or`.
+    SizeOrPercent,
+    /// An expected value (settings_checksum, cluster_id, version): exactly one of -w/-c.
+    Expected,
+    /// custom_query: by `--valtype`.
+    Custom,
 }
 
-/// Every action, in the order of --help. Defaults are check_postgres.pl 2.25's.
+/// One check_postgres.pl action.
+pub struct Action {
+    pub name: &'static str,
+    /// What is measured, for --help and the README.
+    pub about: &'static str,
+    /// check_postgres.pl's defaults (used only when neither -w nor -c is given).
+    pub warning: Option<&'static str>,
+    pub critical: Option<&'static str>,
+    pub values: Values,
+    /// Servers it needs: 1, or 2 (hot_standby_delay, replicate_row, same_schema).
+    pub targets: usize,
+    run: fn(&Run) -> Result<SubResult, CheckError>,
+}
+
+/// Every action, in check_postgres.pl's order. Defaults are check_postgres.pl 2.25's.
 pub const ACTIONS: &[Action] = &[
+    act(
+        "archive_ready",
+        "WAL segments waiting to be archived (.ready files)",
+        Some("10"),
+        Some("15"),
+        Values::Simple(Kind::Positive, Rule::Above, true),
+        1,
+        wal::archive_ready,
+    ),
+    act(
+        "autovac_freeze",
+        "per database, age(datfrozenxid) as % of autovacuum_freeze_max_age",
+        Some("90%"),
+        Some("95%"),
+        Values::Simple(Kind::Percent, Rule::AtLeast, true),
+        1,
+        vacuum::autovac_freeze,
+    ),
+    act(
+        "backends",
+        "connections, of max_connections (N, N% or -N free)",
+        Some("90%"),
+        Some("95%"),
+        Values::Backends,
+        1,
+        activity::backends,
+    ),
+    act(
+        "bloat",
+        "wasted space in tables and indexes (size, %, or both)",
+        Some("1 GB"),
+        Some("5 GB"),
+        Values::SizeOrPercent,
+        1,
+        vacuum::bloat,
+    ),
+    act(
+        "checkpoint",
+        "time since the last checkpoint (pg_control_checkpoint, or --datadir)",
+        None,
+        None,
+        Values::Simple(Kind::Time, Rule::AtLeast, true),
+        1,
+        wal::checkpoint,
+    ),
+    act(
+        "cluster_id",
+        "the database system identifier, against the expected one",
+        None,
+        None,
+        Values::Expected,
+        1,
+        wal::cluster_id,
+    ),
+    act(
+        "commitratio",
+        "lowest commit ratio of a database (lower is worse)",
+        None,
+        None,
+        Values::Simple(Kind::Percent, Rule::AtMost, false),
+        1,
+        activity::commitratio,
+    ),
+    act(
+        "connection",
+        "connect and run SELECT version()",
+        None,
+        None,
+        Values::None,
+        1,
+        activity::connection,
+    ),
+    act(
+        "custom_query",
+        "the result column of --query (--valtype, --reverse)",
+        None,
+        None,
+        Values::Custom,
+        1,
+        custom::custom_query,
+    ),
+    act(
+        "database_size",
+        "size of the biggest database",
+        None,
+        None,
+        Values::Simple(Kind::Size, Rule::AtLeast, true),
+        1,
+        sizes::database_size,
+    ),
+    act(
+        "dbstats",
+        "per-database statistics, for Cacti (no thresholds)",
+        None,
+        None,
+        Values::None,
+        1,
+        activity::dbstats,
+    ),
+    act(
+        "disabled_triggers",
+        "disabled triggers in the database",
+        Some("1"),
+        Some("1"),
+        Values::Simple(Kind::Positive, Rule::AtLeast, true),
+        1,
+        schema::disabled_triggers,
+    ),
+    act(
+        "fsm_pages",
+        "gone from PostgreSQL since 8.4 (UNKNOWN, as check_postgres.pl)",
+        None,
+        None,
+        Values::None,
+        1,
+        schema::gone,
+    ),
+    act(
+        "fsm_relations",
+        "gone from PostgreSQL since 8.4 (UNKNOWN, as check_postgres.pl)",
+        None,
+        None,
+        Values::None,
+        1,
+        schema::gone,
+    ),
+    act(
+        "hitratio",
+        "lowest buffer cache hit ratio of a database (lower is worse)",
+        None,
+        None,
+        Values::Simple(Kind::Percent, Rule::AtMost, false),
+        1,
+        activity::hitratio,
+    ),
+    act(
+        "hot_standby_delay",
+        "replay lag of the standby behind the primary (two servers)",
+        None,
+        None,
+        Values::BytesTime,
+        2,
+        wal::hot_standby_delay,
+    ),
+    act(
+        "index_size",
+        "size of the biggest index",
+        None,
+        None,
+        Values::Simple(Kind::Size, Rule::AtLeast, true),
+        1,
+        sizes::index_size,
+    ),
+    act(
+        "indexes_size",
+        "size of the indexes of the table that has most",
+        None,
+        None,
+        Values::Simple(Kind::Size, Rule::AtLeast, true),
+        1,
+        sizes::indexes_size,
+    ),
+    act(
+        "last_analyze",
+        "time since the table least recently analyzed was",
+        Some("1 day"),
+        Some("2 days"),
+        Values::Simple(Kind::Time, Rule::AtLeast, true),
+        1,
+        vacuum::last_analyze,
+    ),
+    act(
+        "last_autoanalyze",
+        "time since the table least recently autoanalyzed was",
+        Some("1 day"),
+        Some("2 days"),
+        Values::Simple(Kind::Time, Rule::AtLeast, true),
+        1,
+        vacuum::last_autoanalyze,
+    ),
+    act(
+        "last_autovacuum",
+        "time since the table least recently autovacuumed was",
+        Some("1 day"),
+        Some("2 days"),
+        Values::Simple(Kind::Time, Rule::AtLeast, true),
+        1,
+        vacuum::last_autovacuum,
+    ),
+    act(
+        "last_vacuum",
+        "time since the table least recently vacuumed was",
+        Some("1 day"),
+        Some("2 days"),
+        Values::Simple(Kind::Time, Rule::AtLeast, true),
+        1,
+        vacuum::last_vacuum,
+    ),
+    act(
+        "locks",
+        "locks held or awaited (total=, waiting=, or per mode)",
+        Some("100"),
+        Some("150"),
+        Values::Locks,
+        1,
+        activity::locks,
+    ),
+    act(
+        "lockwait",
+        "longest time a session has waited for a lock another holds",
+        None,
+        None,
+        Values::Simple(Kind::Time, Rule::AtLeast, true),
+        1,
+        activity::lockwait,
+    ),
+    act(
+        "prepared_txns",
+        "age of the oldest prepared transaction",
+        Some("1"),
+        Some("30"),
+        Values::Simple(Kind::Seconds, Rule::AtLeast, true),
+        1,
+        activity::prepared_txns,
+    ),
+    act(
+        "query_runtime",
+        "run time of SELECT COUNT(1) FROM --queryname",
+        None,
+        None,
+        Values::Simple(Kind::Time, Rule::AtLeast, true),
+        1,
+        custom::query_runtime,
+    ),
+    act(
+        "query_time",
+        "longest running query (time, +sessions, or N for TIME)",
+        None,
+        None,
+        Values::CountTime,
+        1,
+        activity::query_time,
+    ),
+    act(
+        "relation_size",
+        "size of the biggest table or index",
+        None,
+        None,
+        Values::Simple(Kind::Size, Rule::AtLeast, true),
+        1,
+        sizes::relation_size,
+    ),
+    act(
+        "replicate_row",
+        "time a row change takes to reach the replicas (writes; --repinfo)",
+        None,
+        None,
+        Values::Simple(Kind::Time, Rule::Above, true),
+        2,
+        custom::replicate_row,
+    ),
+    act(
+        "replication_slots",
+        "WAL retained by the replication slot that holds most",
+        None,
+        None,
+        Values::Simple(Kind::Size, Rule::AtLeast, true),
+        1,
+        wal::replication_slots,
+    ),
+    act(
+        "same_schema",
+        "tables, columns, indexes, constraints, functions equal on two servers",
+        None,
+        None,
+        Values::None,
+        2,
+        schema::same_schema,
+    ),
+    act(
+        "sequence",
+        "most used sequence, % of its range",
+        Some("85%"),
+        Some("95%"),
+        Values::Simple(Kind::Percent, Rule::AtLeast, true),
+        1,
+        schema::sequence,
+    ),
+    act(
+        "settings_checksum",
+        "checksum of the server's settings, against the expected one",
+        None,
+        None,
+        Values::Expected,
+        1,
+        schema::settings_checksum,
+    ),
+    act(
+        "table_size",
+        "size of the biggest table",
+        None,
+        None,
+        Values::Simple(Kind::Size, Rule::AtLeast, true),
+        1,
+        sizes::table_size,
+    ),
+    act(
+        "timesync",
+        "difference between the server's clock and this host's",
+        Some("2"),
+        Some("5"),
+        Values::Simple(Kind::Seconds, Rule::AtLeast, true),
+        1,
+        activity::timesync,
+    ),
+    act(
+        "total_relation_size",
+        "size of the biggest table with its indexes and TOAST",
+        None,
+        None,
+        Values::Simple(Kind::Size, Rule::AtLeast, true),
+        1,
+        sizes::total_relation_size,
+    ),
+    act(
+        "txn_idle",
+        "longest idle-in-transaction session (time, +sessions, or N for TIME)",
+        None,
+        None,
+        Values::CountTime,
+        1,
+        activity::txn_idle,
+    ),
+    act(
+        "txn_time",
+        "longest open transaction (time, +sessions, or N for TIME)",
+        None,
+        None,
+        Values::CountTime,
+        1,
+        activity::txn_time,
+    ),
+    act(
+        "txn_wraparound",
+        "highest age(datfrozenxid) of any database",
+        Some("1300000000"),
+        Some("1400000000"),
+        Values::Simple(Kind::Positive, Rule::AtLeast, true),
+        1,
+        vacuum::txn_wraparound,
+    ),
+    act(
+        "version",
+        "the server's version, against the expected one (X.Y or X.Y.Z)",
+        None,
+        None,
+        Values::Expected,
+        1,
+        schema::version,
+    ),
+    act(
+        "wal_files",
+        "WAL segments in pg_wal",
+        Some("10"),
+        Some("15"),
+        Values::Simple(Kind::Positive, Rule::Above, true),
+        1,
+        wal::wal_files,
+    ),
+];
+
+#[allow(clippy::too_many_arguments)] // a table row, one field per column
+const fn act(
+    name: &'static str,
+    about: &'static str,
+    warning: Option<&'static str>,
+    critical: Option<&'static str>,
+    values: Values,
+    targets: usize,
+    run: fn(&Run) -> Result<SubResult, CheckError>,
+) -> Action {
     Action {
-        name: "connection",
-        dim: Dimension::Time,
-        warning: None,
-        critical: None,
-        about: "connect and run SELECT version()",
-        run: connection,
-    },
-    Action {
-        name: "backends",
-        dim: Dimension::Percent,
-        warning: Some("90%"),
-        critical: Some("95%"),
-        about: "client connections, % of max_connections",
-        run: backends,
-    },
-    Action {
-        name: "autovac_freeze",
-        dim: Dimension::Percent,
-        warning: Some("90%"),
-        critical: Some("95%"),
-        about: "per database, age(datfrozenxid) as % of autovacuum_freeze_max_age",
-        run: autovac_freeze,
-    },
-    Action {
-        name: "txn_wraparound",
-        dim: Dimension::Count,
-        warning: Some("1300000000"),
-        critical: Some("1400000000"),
-        about: "highest age(datfrozenxid) of any database",
-        run: txn_wraparound,
-    },
-    Action {
-        name: "locks",
-        dim: Dimension::Count,
-        warning: Some("100"),
-        critical: Some("150"),
-        about: "locks held or awaited (perfdata also: waiting)",
-        run: locks,
-    },
-    Action {
-        name: "query_time",
-        dim: Dimension::Time,
-        warning: Some("2min"),
-        critical: Some("5min"),
-        about: "longest running query",
-        run: query_time,
-    },
-    Action {
-        name: "txn_time",
-        dim: Dimension::Time,
-        warning: None,
-        critical: None,
-        about: "longest open transaction",
-        run: txn_time,
-    },
-    Action {
-        name: "txn_idle",
-        dim: Dimension::Time,
-        warning: None,
-        critical: None,
-        about: "longest idle-in-transaction session",
-        run: txn_idle,
-    },
-    Action {
-        name: "disabled_triggers",
-        dim: Dimension::Count,
-        warning: Some("0"),
-        critical: Some("0"),
-        about: "disabled triggers in the database (any is CRITICAL)",
-        run: disabled_triggers,
-    },
-    Action {
-        name: "sequence",
-        dim: Dimension::Percent,
-        warning: Some("85%"),
-        critical: Some("95%"),
-        about: "most used sequence, % of its range",
-        run: sequence,
-    },
-    Action {
-        name: "hitratio",
-        dim: Dimension::Percent,
-        warning: None,
-        critical: None,
-        about: "lowest buffer cache hit ratio of a database (use ranges like 90:)",
-        run: hitratio,
-    },
-    Action {
-        name: "timesync",
-        dim: Dimension::Time,
-        warning: Some("2"),
-        critical: Some("5"),
-        about: "difference between the server's clock and this host's",
-        run: timesync,
-    },
-    Action {
-        name: "replication_slots",
-        dim: Dimension::Bytes,
-        warning: None,
-        critical: None,
-        about: "WAL retained by the replication slot that holds most",
-        run: replication_slots,
-    },
-    Action {
-        name: "database_size",
-        dim: Dimension::Bytes,
-        warning: None,
-        critical: None,
-        about: "size of the biggest database",
-        run: database_size,
-    },
-    Action {
-        name: "archive_ready",
-        dim: Dimension::Count,
-        warning: Some("10"),
-        critical: Some("15"),
-        about: "WAL segments waiting to be archived (.ready files)",
-        run: archive_ready,
-    },
+        name,
+        about,
+        warning,
+        critical,
+        values,
+        targets,
+        run,
+    }
+}
+
+/// check_postgres.pl actions custos does not run, and why (the README says so too).
+pub const NOT_RUN: &[(&str, &str)] = &[
+    (
+        "disk_space",
+        "it runs df on the database host: use check_disk there",
+    ),
+    (
+        "logfile",
+        "it needs the server's log file on this host: use a log monitor",
+    ),
+    ("listener", "pg_listener is gone since PostgreSQL 9.0"),
+    ("new_version_bc", "it asks bucardo.org about Bucardo"),
+    ("new_version_box", "it asks bucardo.org about boxinfo"),
+    (
+        "new_version_cp",
+        "it asks bucardo.org about check_postgres.pl itself",
+    ),
+    (
+        "new_version_pg",
+        "it needs Internet access to postgresql.org",
+    ),
+    ("new_version_tnm", "it asks bucardo.org about tail_n_mail"),
+    ("pgagent_jobs", "it needs pgAgent"),
+    ("pgb_pool_cl_active", "it needs pgbouncer"),
+    ("pgb_pool_cl_waiting", "it needs pgbouncer"),
+    ("pgb_pool_sv_active", "it needs pgbouncer"),
+    ("pgb_pool_sv_idle", "it needs pgbouncer"),
+    ("pgb_pool_sv_used", "it needs pgbouncer"),
+    ("pgb_pool_sv_tested", "it needs pgbouncer"),
+    ("pgb_pool_sv_login", "it needs pgbouncer"),
+    ("pgb_pool_maxwait", "it needs pgbouncer"),
+    ("pgbouncer_backends", "it needs pgbouncer"),
+    ("pgbouncer_checksum", "it needs pgbouncer"),
+    ("slony_status", "it needs Slony-I"),
 ];
 
 /// The actions with what they measure and their default thresholds, for --help.
@@ -165,8 +512,13 @@ fn actions_help() -> String {
             (None, None) => "none".to_string(),
             (w, c) => format!("{} / {}", w.unwrap_or("-"), c.unwrap_or("-")),
         };
-        text.push_str(&format!("  {:<18} {} [{defaults}]\n", a.name, a.about));
+        text.push_str(&format!("  {:<20} {} [{defaults}]\n", a.name, a.about));
     }
+    text.push_str(
+        "\n-w/-c: a check_postgres.pl value (alerts at it: 100, \"20 seconds\", \"1 GB\", 90%) or a \
+         Nagios range (~:100, @10:20, 90:); ACTION=VALUE pairs for several actions.\n\
+         Also run as check_postgres_<action> (check_postgres.pl's --symlinks names).",
+    );
     text
 }
 
@@ -179,149 +531,206 @@ pub struct Args {
     #[command(flatten)]
     pub conn: ConnArgs,
 
-    /// Actions to run, comma-separated; the worst result wins
-    #[arg(
-        long = "action",
-        value_name = "LIST",
-        value_delimiter = ',',
-        default_value = "connection"
-    )]
+    /// Actions to run, comma-separated; the worst result wins [default: connection, or the
+    /// action in the program name]
+    #[arg(long = "action", value_name = "LIST", value_delimiter = ',')]
     pub action: Vec<String>,
 
-    /// Warning: one range for every action (in its unit), or ACTION=RANGE pairs, comma-separated
+    /// Warning: a check_postgres.pl value, a Nagios range, or ACTION=VALUE pairs (comma-separated)
     #[arg(short = 'w', long = "warning", value_name = "RANGE")]
     pub warning: Option<String>,
 
-    /// Critical: one range for every action, or ACTION=RANGE pairs, comma-separated
+    /// Critical: a check_postgres.pl value, a Nagios range, or ACTION=VALUE pairs
     #[arg(short = 'c', long = "critical", value_name = "RANGE")]
     pub critical: Option<String>,
 
-    /// Only these databases / sequences / slots (comma-separated; ~REGEX for a pattern)
-    #[arg(long = "include", value_name = "NAMES", value_delimiter = ',')]
+    /// Only these databases / tables / sequences / slots (comma-separated, repeatable; ~REGEX for
+    /// a pattern, a trailing dot for a schema)
+    #[arg(long = "include", value_name = "NAMES")]
     pub include: Vec<String>,
 
-    /// Not these databases / sequences / slots (comma-separated; ~REGEX for a pattern)
-    #[arg(long = "exclude", value_name = "NAMES", value_delimiter = ',')]
+    /// Not these (same syntax; with --include, what --include names is kept anyway)
+    #[arg(long = "exclude", value_name = "NAMES")]
     pub exclude: Vec<String>,
+
+    /// Only objects owned by (sessions of) these users, comma-separated
+    #[arg(long = "includeuser", value_name = "USERS")]
+    pub includeuser: Vec<String>,
+
+    /// Not objects owned by (sessions of) these users
+    #[arg(long = "excludeuser", value_name = "USERS")]
+    pub excludeuser: Vec<String>,
+
+    /// custom_query: the SQL (its column `result` is judged, another column is the perfdata)
+    #[arg(long = "query", value_name = "SQL")]
+    pub query: Option<String>,
+
+    /// custom_query: what `result` is: integer, string, time or size
+    #[arg(long = "valtype", value_name = "TYPE", default_value = "integer")]
+    pub valtype: String,
+
+    /// custom_query: alert when the result is at or below the thresholds (strings: differs)
+    #[arg(long = "reverse")]
+    pub reverse: bool,
+
+    /// query_runtime: the view or table to count
+    #[arg(long = "queryname", value_name = "NAME")]
+    pub queryname: Option<String>,
+
+    /// replicate_row: table,primary key column,id,column,value1,value2
+    #[arg(long = "repinfo", value_name = "INFO")]
+    pub repinfo: Option<String>,
+
+    /// checkpoint, cluster_id: read pg_controldata of this data directory instead of asking the
+    /// server
+    #[arg(long = "datadir", value_name = "DIR")]
+    pub datadir: Option<std::path::PathBuf>,
+
+    /// On a standby (in recovery), every action is OK "Server in standby mode"; checkpoint is
+    /// CRITICAL unless the server is a standby
+    #[arg(long = "assume-standby-mode")]
+    pub assume_standby_mode: bool,
+
+    /// checkpoint: CRITICAL unless the server is a primary (in production)
+    #[arg(long = "assume-prod")]
+    pub assume_prod: bool,
+
+    /// backends: count only sessions that are not idle
+    #[arg(long = "noidle")]
+    pub noidle: bool,
+
+    /// sequence: leave out sequences that cycle
+    #[arg(long = "skipcycled")]
+    pub skipcycled: bool,
+
+    /// Most perfdata items per action
+    #[arg(long = "perflimit", value_name = "N")]
+    pub perflimit: Option<usize>,
+
+    /// 0: no perfdata (check_postgres.pl's --showperf)
+    #[arg(long = "showperf", value_name = "0|1", default_value_t = 1)]
+    pub showperf: u8,
+
+    /// Accepted for check_postgres.pl's command lines: the run time is always in the perfdata
+    #[arg(long = "showtime", value_name = "0|1", default_value_t = 1)]
+    pub showtime: u8,
+
+    /// nagios (default), or simple: print only the action's main value (exit 0)
+    #[arg(long = "output", value_name = "FORMAT", default_value = "nagios",
+          value_parser = ["nagios", "simple"], ignore_case = true)]
+    pub output: String,
 }
 
-/// What one action found.
-pub struct Outcome {
-    state: State,
-    summary: String,
-    details: Vec<String>,
-    perfdata: Vec<Perfdata>,
+/// What an action runs with: the options, the servers (one connection each), the filter, and
+/// this action's own -w/-c text.
+pub struct Run<'a> {
+    pub args: &'a Args,
+    pub action: &'a Action,
+    pub ctx: &'a Context,
+    /// The first server (every action runs here).
+    pub client: &'a Client,
+    /// Every server named, the first included (two-server actions use the second).
+    pub clients: &'a [Client],
+    pub filter: &'a Filter,
+    pub warning: Option<String>,
+    pub critical: Option<String>,
 }
 
-/// --include/--exclude, applied by the server to an action query's `name` column.
-pub struct Filter {
-    include: Vec<String>,
-    include_re: Vec<String>,
-    exclude: Vec<String>,
-    exclude_re: Vec<String>,
-}
-
-impl Filter {
-    fn new(include: &[String], exclude: &[String]) -> Filter {
-        let split = |list: &[String]| -> (Vec<String>, Vec<String>) {
-            let (re, names): (Vec<&String>, Vec<&String>) = list
-                .iter()
-                .filter(|s| !s.is_empty())
-                .partition(|s| s.starts_with('~'));
-            (
-                names.into_iter().cloned().collect(),
-                re.into_iter().map(|s| s[1..].to_string()).collect(),
-            )
+impl Run<'_> {
+    /// -w/-c of a simple action: given values, else check_postgres.pl's defaults (only when
+    /// neither is given: one given drops the other default, as check_postgres.pl does).
+    pub fn thresholds(&self, kind: Kind, rule: Rule) -> Result<Thresholds, CheckError> {
+        let (w, c) = self.values_or_defaults();
+        let parse = |t: Option<&str>, which: &str| -> Result<Option<Range>, CheckError> {
+            t.map(|t| kind.threshold(t, rule))
+                .transpose()
+                .map_err(|e| invalid(self.action, which, &e))
         };
-        let (include, include_re) = split(include);
-        let (exclude, exclude_re) = split(exclude);
-        Filter {
-            include,
-            include_re,
-            exclude,
-            exclude_re,
+        let (wr, cr) = (
+            parse(w.as_deref(), "warning")?,
+            parse(c.as_deref(), "critical")?,
+        );
+        // check_postgres.pl refuses a warning beyond the critical (percentages aside).
+        let plain = |t: &Option<String>| {
+            t.as_deref()
+                .is_some_and(|t| !thresholds::is_range_syntax(t))
+        };
+        if kind != Kind::Percent && rule != Rule::AtMost && plain(&w) && plain(&c) {
+            let at = |r: Option<Range>| r.and_then(|r| r.start.or(r.end));
+            if let (Some(a), Some(b)) = (at(wr), at(cr)) {
+                if a > b {
+                    return Err(invalid(
+                        self.action,
+                        "warning",
+                        "the warning cannot be greater than the critical",
+                    ));
+                }
+            }
+        }
+        Ok(Thresholds::new(wr, cr))
+    }
+
+    /// The -w/-c texts, or the defaults when neither is given.
+    pub fn values_or_defaults(&self) -> (Option<String>, Option<String>) {
+        if self.warning.is_none() && self.critical.is_none() {
+            (
+                self.action.warning.map(String::from),
+                self.action.critical.map(String::from),
+            )
+        } else {
+            (self.warning.clone(), self.critical.clone())
         }
     }
-
-    /// Runs `inner` (a query with a `name` column) keeping the rows the filter allows.
-    fn query(&self, client: &Client, inner: &str) -> Result<Vec<custos_pg::Row>, CheckError> {
-        client.query(
-            &format!(
-                "SELECT * FROM ({inner}) q WHERE \
-                 (cardinality($1::text[]) + cardinality($2::text[]) = 0 \
-                  OR q.name = ANY($1) OR q.name ~ ANY($2)) \
-                 AND NOT (q.name = ANY($3) OR q.name ~ ANY($4))"
-            ),
-            &[
-                &self.include,
-                &self.include_re,
-                &self.exclude,
-                &self.exclude_re,
-            ],
-        )
-    }
 }
 
-/// Parses -w/-c for `action`: one range for all, or `action=range` pairs.
-fn threshold_for(text: Option<&str>, action: &Action) -> Result<Option<Range>, String> {
+/// UNKNOWN for a threshold that does not parse.
+pub fn invalid(action: &Action, which: &str, why: &str) -> CheckError {
+    CheckError::unknown(format!("invalid {which} for {}: {why}", action.name))
+}
+
+/// Parses -w/-c for `action`: one value for all, or `action=value` pairs (a value may itself
+/// contain `=`, as locks' `total=400`, so pairs are recognised by a known action name).
+pub fn value_for(text: Option<&str>, action: &Action) -> Result<Option<String>, String> {
     let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
-    let (bare, pairs): (Vec<&str>, Vec<&str>) = text
-        .split(',')
-        .map(str::trim)
-        .partition(|p| !p.contains('='));
-    let chosen = if pairs.is_empty() {
-        if bare.len() != 1 {
-            return Err(format!("'{text}': one range, or ACTION=RANGE pairs"));
-        }
-        Some(bare[0])
-    } else {
-        if !bare.is_empty() {
-            return Err(format!(
-                "'{text}': mixes a bare range with ACTION=RANGE pairs"
-            ));
-        }
-        for p in &pairs {
-            let name = p.split('=').next().unwrap_or("");
-            if !ACTIONS.iter().any(|a| a.name == name) {
-                return Err(format!("'{p}': no action called '{name}'"));
-            }
-        }
-        pairs.iter().find_map(|p| {
-            p.strip_prefix(action.name)
-                .and_then(|r| r.strip_prefix('='))
-        })
+    let is_pair = |p: &str| {
+        p.split_once('=')
+            .is_some_and(|(n, _)| ACTIONS.iter().any(|a| a.name == n.trim()))
     };
-    match chosen {
-        None => Ok(None),
-        Some(r) => Range::parse_in(r, action.dim, 1.0)
-            .map(Some)
-            .map_err(|e| format!("{} range '{r}': {e}", action.name)),
+    let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+    if !parts.iter().any(|p| is_pair(p)) {
+        return Ok(Some(text.to_string()));
     }
+    if let Some(p) = parts.iter().find(|p| !is_pair(p)) {
+        return Err(format!(
+            "'{text}': mixes '{p}' with ACTION=VALUE pairs (give every action its pair)"
+        ));
+    }
+    Ok(parts.iter().find_map(|p| {
+        let (n, v) = p.split_once('=')?;
+        (n.trim() == action.name).then(|| v.trim().to_string())
+    }))
 }
 
-fn thresholds(args: &Args, action: &Action) -> Result<Thresholds, CheckError> {
-    let bad = |e: String| CheckError::unknown(format!("invalid threshold: {e}"));
-    let given_w = threshold_for(args.warning.as_deref(), action).map_err(bad)?;
-    let given_c = threshold_for(args.critical.as_deref(), action).map_err(bad)?;
-    let default =
-        |d: Option<&str>| d.map(|d| Range::parse_in(d, action.dim, 1.0).expect("valid default"));
-    // Either threshold given replaces both defaults (so "-c 40s" alone has no warning at 2min).
-    if given_w.is_some() || given_c.is_some() {
-        Ok(Thresholds::new(given_w, given_c))
+/// The actions asked for: `--action`, else the one in the program name
+/// (`check_postgres_locks`), else `connection`.
+fn selected(args: &Args) -> Result<Vec<&'static Action>, CheckError> {
+    let names: Vec<String> = if args.action.is_empty() {
+        vec!["connection".to_string()]
     } else {
-        Ok(Thresholds::new(
-            default(action.warning),
-            default(action.critical),
-        ))
-    }
-}
-
-pub fn check(args: &Args, ctx: &Context) -> CheckResult {
-    let mut actions = Vec::new();
-    for name in &args.action {
-        let name = name.trim();
+        args.action
+            .iter()
+            .map(|a| a.trim().to_lowercase().replace('-', "_"))
+            .collect()
+    };
+    let mut out: Vec<&Action> = Vec::new();
+    for name in &names {
+        if let Some((_, why)) = NOT_RUN.iter().find(|(n, _)| n == name) {
+            return Err(CheckError::unknown(format!(
+                "action {name} is not supported: {why}"
+            )));
+        }
         let action = ACTIONS.iter().find(|a| a.name == name).ok_or_else(|| {
             let known: Vec<&str> = ACTIONS.iter().map(|a| a.name).collect();
             CheckError::unknown(format!(
@@ -329,541 +738,141 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
                 known.join(", ")
             ))
         })?;
-        if !actions
-            .iter()
-            .any(|(a, _): &(&Action, Thresholds)| a.name == action.name)
-        {
-            actions.push((action, thresholds(args, action)?));
+        if !out.iter().any(|a| a.name == action.name) {
+            out.push(action);
         }
     }
-    let filter = Filter::new(&args.include, &args.exclude);
-    let client = args.conn.open(ctx, PLUGIN.name)?;
-
-    let mut outcomes: Vec<(&str, Outcome)> = Vec::new();
-    for (action, t) in &actions {
-        ctx.stage(format!("running action {}", action.name));
-        outcomes.push((action.name, (action.run)(&client, &filter, t)?));
-    }
-    Ok(combine(outcomes))
+    Ok(out)
 }
 
-/// One report from all actions: the worst state. With one action its summary is the status
-/// line; with several, the status line names the problems (worst first) and counts the rest,
+pub fn check(args: &Args, ctx: &Context) -> CheckResult {
+    let actions = selected(args)?;
+    let mut values = Vec::new();
+    for a in &actions {
+        let bad = |e: String| CheckError::unknown(format!("invalid threshold: {e}"));
+        let w = value_for(args.warning.as_deref(), a).map_err(bad)?;
+        let c = value_for(args.critical.as_deref(), a).map_err(bad)?;
+        values.push((w, c));
+    }
+    let filter = Filter::new(args)?;
+    // check_postgres.pl's defaults when nothing names them: database and user postgres.
+    let conn = args
+        .conn
+        .with_default_dbname("postgres")
+        .with_default_user("postgres");
+    let targets = options::targets(&conn)?;
+    let needed = actions.iter().map(|a| a.targets).max().unwrap_or(1);
+    if targets.len() < needed {
+        let names: Vec<&str> = actions
+            .iter()
+            .filter(|a| a.targets > 1)
+            .map(|a| a.name)
+            .collect();
+        return Err(CheckError::unknown(format!(
+            "{} needs two servers: give two --dbhost or --dbport values (--dbhost=a,b or --dbhost2=b)",
+            names.join(", ")
+        )));
+    }
+    let mut clients = Vec::new();
+    for t in &targets {
+        clients.push(t.open(ctx, PLUGIN.name)?);
+    }
+    if args.assume_standby_mode
+        && clients[0].in_recovery()?
+        && !actions.iter().any(|a| a.name == "checkpoint")
+    {
+        return Ok(Report::ok("Server in standby mode"));
+    }
+
+    let mut results: Vec<(&Action, SubResult)> = Vec::new();
+    for (action, (w, c)) in actions.iter().zip(values) {
+        ctx.stage(format!("running action {}", action.name));
+        let run = Run {
+            args,
+            action,
+            ctx,
+            client: &clients[0],
+            clients: &clients,
+            filter: &filter,
+            warning: w,
+            critical: c,
+        };
+        results.push((action, (action.run)(&run)?));
+    }
+    if args.output.eq_ignore_ascii_case("simple") {
+        return Ok(simple(&results));
+    }
+    if let [(action, sub)] = results.as_slice() {
+        if action.name == "dbstats" {
+            // Cacti reads dbstats' lines as they are.
+            let mut r = Report::ok(sub.summary.clone());
+            r.details = sub.details.clone();
+            r.plain = true;
+            return Ok(r);
+        }
+    }
+    let mut report = combine(results);
+    if args.showperf == 0 {
+        report.perfdata.clear();
+    }
+    Ok(report)
+}
+
+/// `--output=simple`: the first action's main value (its first perfdata item), OK.
+fn simple(results: &[(&Action, SubResult)]) -> Report {
+    let value = results
+        .first()
+        .and_then(|(_, s)| s.perfdata.first())
+        .and_then(|p| p.value)
+        .map(plugin_core::format_number)
+        .unwrap_or_default();
+    let mut r = Report::ok(value);
+    r.plain = true;
+    r
+}
+
+/// One report from all actions: the worst state. With one action its sub-result is the report;
+/// with several, the status line names the problems (worst first) and the actions that are OK,
 /// and the long output has one line per action.
-fn combine(mut outcomes: Vec<(&str, Outcome)>) -> Report {
-    let state = outcomes
-        .iter()
-        .map(|(_, o)| o.state)
-        .fold(State::Ok, State::worst);
-    let mut report = Report::new(state, "");
-    if outcomes.len() == 1 {
-        let (_, o) = outcomes.remove(0);
-        report.summary = o.summary;
-        report.details = o.details;
-        report.perfdata = o.perfdata;
+fn combine(mut results: Vec<(&Action, SubResult)>) -> Report {
+    if results.len() == 1 {
+        let (_, sub) = results.remove(0);
+        let mut report = Report::new(sub.state, sub.summary);
+        report.details = sub.details;
+        report.perfdata = sub.perfdata;
         return report;
     }
+    let ok: Vec<&str> = results
+        .iter()
+        .filter(|(_, s)| s.state == State::Ok)
+        .map(|(a, _)| a.name)
+        .collect();
+    let mut findings = Findings::default();
     let mut lines = Vec::new();
-    for (name, o) in &outcomes {
-        lines.push(format!("{name}: {} - {}", o.state, o.summary));
-    }
-    outcomes.sort_by_key(|(_, o)| std::cmp::Reverse(o.state.severity()));
-    let ok: Vec<&str> = outcomes
-        .iter()
-        .filter(|(_, o)| o.state == State::Ok)
-        .map(|(n, _)| *n)
-        .collect();
-    let mut parts: Vec<String> = outcomes
-        .iter()
-        .filter(|(_, o)| o.state != State::Ok)
-        .map(|(name, o)| format!("{name}: {}", o.summary))
-        .collect();
-    if !ok.is_empty() {
-        parts.push(format!(
-            "{} OK ({})",
-            if parts.is_empty() { "all" } else { "others" },
-            ok.join(", ")
-        ));
-    }
-    report.summary = parts.join("; ");
-    report.details = lines;
-    for (_, o) in outcomes {
-        report.details.extend(o.details);
-        report.perfdata.extend(o.perfdata);
-    }
-    report
-}
-
-/// A value judged against thresholds, with its words.
-fn judged(t: &Thresholds, value: f64, dim: Dimension, what: String) -> (State, String) {
-    match t.alert(value, dim) {
-        Some((state, why)) => (state, format!("{what} ({why})")),
-        None => (State::Ok, what),
-    }
-}
-
-fn outcome(state: State, summary: String) -> Outcome {
-    Outcome {
-        state,
-        summary,
-        details: Vec::new(),
-        perfdata: Vec::new(),
-    }
-}
-
-/// Text from the server (a query, a name) made safe and short for one line.
-fn shown(text: &str, max: usize) -> String {
-    truncate(
-        &sanitize_line(
-            text.split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-                .as_str(),
-        ),
-        max,
-    )
-}
-
-/// Connecting was the test; `SELECT version()` proves the session works.
-fn connection(client: &Client, _: &Filter, _: &Thresholds) -> Result<Outcome, CheckError> {
-    let secs = client.connect_time().as_secs_f64();
-    let version: String = client.query_one("SELECT version()", &[])?.get(0);
-    let short = version.split(" on ").next().unwrap_or(&version).to_string();
-    let mut o = outcome(
-        State::Ok,
-        format!(
-            "connected to {} in {:.1} ms",
-            shown(&short, 80),
-            secs * 1000.0
-        ),
-    );
-    o.perfdata.push(
-        Perfdata::new("connection_time", (secs * 1e4).round() / 1e4)
-            .uom(Uom::Seconds)
-            .min(0.0),
-    );
-    Ok(o)
-}
-
-fn backends(c: &Client, f: &Filter, t: &Thresholds) -> Result<Outcome, CheckError> {
-    let rows = f.query(
-        c,
-        "SELECT d.datname AS name, count(a.pid)::float8 AS n, \
-                current_setting('max_connections')::float8 AS max FROM pg_database d \
-         LEFT JOIN pg_stat_activity a ON a.datid = d.oid AND a.backend_type = 'client backend' \
-         WHERE d.datallowconn GROUP BY d.datname ORDER BY 2 DESC, 1",
-    )?;
-    let Some(max) = rows.first().map(|r| r.get::<_, f64>(2).max(1.0)) else {
-        return Ok(outcome(State::Ok, "no databases matched".into()));
-    };
-    let total: f64 = rows.iter().fold(0.0, |a, r| a + r.get::<_, f64>(1));
-    let pct = (total / max * 1000.0).round() / 10.0;
-    let (state, text) = judged(
-        t,
-        pct,
-        Dimension::Percent,
-        format!("{total} of {max} connections ({pct}%)"),
-    );
-    let mut o = outcome(state, text);
-    o.perfdata
-        .push(Perfdata::new("backends", total).min(0.0).max(max));
-    o.perfdata.push(
-        Perfdata::new("backends_pct", pct)
-            .uom(Uom::Percent)
-            .thresholds(t)
-            .min(0.0)
-            .max(100.0),
-    );
-    for r in &rows {
-        let name: String = r.get(0);
-        o.perfdata.push(
-            Perfdata::new(
-                format!("backends_{}", sanitize_label(&name)),
-                r.get::<_, f64>(1),
-            )
-            .min(0.0),
-        );
-    }
-    Ok(o)
-}
-
-/// The row with the highest (or lowest) value of column 1 among `(name, value)` rows, judged.
-fn worst_named(
-    rows: &[custos_pg::Row],
-    t: &Thresholds,
-    dim: Dimension,
-    prefix: &str,
-    lowest: bool,
-    what: impl Fn(&str, f64) -> String,
-    none: &str,
-) -> Outcome {
-    let mut o = outcome(State::Ok, none.to_string());
-    let mut pick: Option<(String, f64)> = None;
-    let mut worst_state = State::Ok;
-    for r in rows {
-        let name: String = r.get(0);
-        let value: Option<f64> = r.get(1);
-        let Some(value) = value else { continue };
-        let state = t.evaluate(value);
-        o.perfdata.push(
-            Perfdata::new(format!("{prefix}_{}", sanitize_label(&name)), value)
-                .uom(Uom::of(dim))
-                .thresholds(t)
-                .min(0.0),
-        );
-        let better = pick.as_ref().is_none_or(|(_, v)| {
-            state.severity() > worst_state.severity()
-                || (state == worst_state && if lowest { value < *v } else { value > *v })
-        });
-        if better {
-            worst_state = state;
-            pick = Some((name, value));
+    let mut details = Vec::new();
+    let mut perfdata = Vec::new();
+    for (action, sub) in results {
+        lines.push(format!("{}: {} - {}", action.name, sub.state, sub.summary));
+        details.extend(sub.details);
+        perfdata.extend(sub.perfdata);
+        if sub.state != State::Ok {
+            findings.add(sub.state, format!("{}: {}", action.name, sub.summary));
         }
     }
-    if let Some((name, value)) = pick {
-        let (state, text) = judged(t, value, dim, what(&name, value));
-        o.state = state;
-        o.summary = text;
-    }
-    o
-}
-
-fn autovac_freeze(c: &Client, f: &Filter, t: &Thresholds) -> Result<Outcome, CheckError> {
-    let rows = f.query(
-        c,
-        "SELECT datname AS name, round(100.0 * age(datfrozenxid) / \
-           current_setting('autovacuum_freeze_max_age')::float8)::float8 AS pct \
-         FROM pg_database WHERE datallowconn ORDER BY 2 DESC, 1",
-    )?;
-    Ok(worst_named(
-        &rows,
-        t,
-        Dimension::Percent,
-        "autovac_freeze",
-        false,
-        |n, v| {
-            format!(
-                "database {} is at {v}% of autovacuum_freeze_max_age",
-                shown(n, 63)
-            )
-        },
-        "no databases matched",
-    ))
-}
-
-fn txn_wraparound(c: &Client, f: &Filter, t: &Thresholds) -> Result<Outcome, CheckError> {
-    let rows = f.query(
-        c,
-        "SELECT datname AS name, age(datfrozenxid)::float8 AS age FROM pg_database \
-         WHERE datallowconn ORDER BY 2 DESC, 1",
-    )?;
-    Ok(worst_named(
-        &rows,
-        t,
-        Dimension::Count,
-        "txn_wraparound",
-        false,
-        |n, v| format!("database {} is {v} transactions old", shown(n, 63)),
-        "no databases matched",
-    ))
-}
-
-fn locks(c: &Client, f: &Filter, t: &Thresholds) -> Result<Outcome, CheckError> {
-    let rows = f.query(
-        c,
-        "SELECT coalesce(d.datname, '') AS name, count(*)::float8 AS total, \
-                count(*) FILTER (WHERE NOT l.granted)::float8 AS waiting \
-         FROM pg_locks l LEFT JOIN pg_database d ON d.oid = l.database \
-         WHERE l.pid IS DISTINCT FROM pg_backend_pid() GROUP BY 1",
-    )?;
-    // fold from +0: an empty f64 sum is -0.
-    let total: f64 = rows.iter().fold(0.0, |a, r| a + r.get::<_, f64>(1));
-    let waiting: f64 = rows.iter().fold(0.0, |a, r| a + r.get::<_, f64>(2));
-    let (state, text) = judged(
-        t,
-        total,
-        Dimension::Count,
-        format!("{total} locks, {waiting} waiting"),
-    );
-    let mut o = outcome(state, text);
-    o.perfdata
-        .push(Perfdata::new("locks", total).thresholds(t).min(0.0));
-    o.perfdata
-        .push(Perfdata::new("locks_waiting", waiting).min(0.0));
-    Ok(o)
-}
-
-/// The longest of something in pg_stat_activity (other sessions only).
-fn longest(
-    c: &Client,
-    f: &Filter,
-    t: &Thresholds,
-    since: &str,
-    cond: &str,
-    label: &str,
-    what: &str,
-) -> Result<Outcome, CheckError> {
-    let rows = f.query(
-        c,
-        &format!(
-            "SELECT datname AS name, extract(epoch FROM now() - {since})::float8 AS secs, pid, \
-                    usename, query FROM pg_stat_activity \
-             WHERE pid <> pg_backend_pid() AND backend_type = 'client backend' AND datname IS NOT NULL \
-               AND {since} IS NOT NULL AND {cond} ORDER BY 2 DESC"
-        ),
-    )?;
-    let count = rows.len() as f64;
-    let mut o = match rows.first() {
-        None => {
-            let mut o = outcome(State::Ok, format!("no {what}"));
-            o.perfdata.push(
-                Perfdata::new(label, 0.0)
-                    .uom(Uom::Seconds)
-                    .thresholds(t)
-                    .min(0.0),
-            );
-            o
-        }
-        Some(r) => {
-            let secs: f64 = r.get::<_, f64>(1).max(0.0);
-            let pid: i32 = r.get(2);
-            let db: String = r.get(0);
-            let user: Option<String> = r.get(3);
-            let query: Option<String> = r.get(4);
-            let (state, text) = judged(
-                t,
-                secs,
-                Dimension::Time,
-                format!(
-                    "longest {what} {} (pid {pid}, database {}, user {})",
-                    Dimension::Time.human(secs),
-                    shown(&db, 63),
-                    shown(user.as_deref().unwrap_or("?"), 63)
-                ),
-            );
-            let mut o = outcome(state, text);
-            o.details.push(format!(
-                "pid {pid}: {}",
-                shown(query.as_deref().unwrap_or(""), 200)
-            ));
-            o.perfdata.push(
-                Perfdata::new(label, (secs * 1000.0).round() / 1000.0)
-                    .uom(Uom::Seconds)
-                    .thresholds(t)
-                    .min(0.0),
-            );
-            o
-        }
-    };
-    o.perfdata
-        .push(Perfdata::new(format!("{label}_count"), count).min(0.0));
-    Ok(o)
-}
-
-fn query_time(c: &Client, f: &Filter, t: &Thresholds) -> Result<Outcome, CheckError> {
-    longest(
-        c,
-        f,
-        t,
-        "query_start",
-        "state = 'active'",
-        "query_time",
-        "running query",
-    )
-}
-
-fn txn_time(c: &Client, f: &Filter, t: &Thresholds) -> Result<Outcome, CheckError> {
-    longest(
-        c,
-        f,
-        t,
-        "xact_start",
-        "true",
-        "txn_time",
-        "open transaction",
-    )
-}
-
-fn txn_idle(c: &Client, f: &Filter, t: &Thresholds) -> Result<Outcome, CheckError> {
-    longest(
-        c,
-        f,
-        t,
-        "state_change",
-        "state LIKE 'idle in transaction%'",
-        "txn_idle",
-        "idle transaction",
-    )
-}
-
-fn disabled_triggers(c: &Client, f: &Filter, t: &Thresholds) -> Result<Outcome, CheckError> {
-    let rows = f.query(
-        c,
-        "SELECT tgrelid::regclass::text || '.' || tgname AS name FROM pg_trigger \
-         WHERE tgenabled = 'D' AND NOT tgisinternal ORDER BY 1",
-    )?;
-    let names: Vec<String> = rows
-        .iter()
-        .map(|r| shown(&r.get::<_, String>(0), 120))
-        .collect();
-    let n = names.len() as f64;
-    let what = if names.is_empty() {
-        "no disabled triggers".to_string()
+    let others = if ok.is_empty() {
+        None
     } else {
-        format!(
-            "{n} disabled trigger{}: {}",
-            if names.len() == 1 { "" } else { "s" },
-            names.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
-        )
+        Some(format!(
+            "{} OK ({})",
+            if findings.is_empty() { "all" } else { "others" },
+            ok.join(", ")
+        ))
     };
-    let (state, text) = judged(t, n, Dimension::Count, what);
-    let mut o = outcome(state, text);
-    o.details
-        .extend(names.iter().map(|n| format!("disabled: {n}")));
-    o.perfdata
-        .push(Perfdata::new("disabled_triggers", n).thresholds(t).min(0.0));
-    Ok(o)
-}
-
-fn sequence(c: &Client, f: &Filter, t: &Thresholds) -> Result<Outcome, CheckError> {
-    let rows = f.query(
-        c,
-        "SELECT schemaname || '.' || sequencename AS name, \
-           round((CASE WHEN increment_by > 0 \
-                       THEN (coalesce(last_value, start_value)::numeric - min_value) / (max_value::numeric - min_value) \
-                       ELSE (max_value::numeric - coalesce(last_value, start_value)) / (max_value::numeric - min_value) END) \
-                 * 100, 2)::float8 AS pct \
-         FROM pg_sequences ORDER BY 2 DESC, 1",
-    )?;
-    Ok(worst_named(
-        &rows,
-        t,
-        Dimension::Percent,
-        "sequence",
-        false,
-        |n, v| format!("sequence {} is {v}% used", shown(n, 120)),
-        "no sequences",
-    ))
-}
-
-fn hitratio(c: &Client, f: &Filter, t: &Thresholds) -> Result<Outcome, CheckError> {
-    let rows = f.query(
-        c,
-        "SELECT d.datname AS name, \
-           round(100.0 * s.blks_hit / nullif(s.blks_read + s.blks_hit, 0), 2)::float8 AS ratio \
-         FROM pg_stat_database s JOIN pg_database d ON d.oid = s.datid \
-         WHERE d.datallowconn ORDER BY 2, 1",
-    )?;
-    Ok(worst_named(
-        &rows,
-        t,
-        Dimension::Percent,
-        "hitratio",
-        true,
-        |n, v| format!("database {} hit ratio {v}%", shown(n, 63)),
-        "no database statistics yet",
-    ))
-}
-
-fn timesync(c: &Client, _: &Filter, t: &Thresholds) -> Result<Outcome, CheckError> {
-    let before = SystemTime::now();
-    let server: f64 = c
-        .query_one("SELECT extract(epoch FROM clock_timestamp())::float8", &[])?
-        .get(0);
-    let after = SystemTime::now();
-    let secs = |s: SystemTime| {
-        s.duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0)
-    };
-    let local = (secs(before) + secs(after)) / 2.0;
-    let diff = ((server - local).abs() * 1000.0).round() / 1000.0;
-    let (state, text) = judged(
-        t,
-        diff,
-        Dimension::Time,
-        format!("server clock differs by {}", Dimension::Time.human(diff)),
-    );
-    let mut o = outcome(state, text);
-    o.perfdata.push(
-        Perfdata::new("timesync", diff)
-            .uom(Uom::Seconds)
-            .thresholds(t)
-            .min(0.0),
-    );
-    Ok(o)
-}
-
-fn replication_slots(c: &Client, f: &Filter, t: &Thresholds) -> Result<Outcome, CheckError> {
-    let rows = f.query(
-        c,
-        "SELECT slot_name::text AS name, \
-           pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn() \
-                                ELSE pg_current_wal_lsn() END, restart_lsn)::float8 AS retained, \
-           active, slot_type FROM pg_replication_slots ORDER BY 2 DESC NULLS LAST, 1",
-    )?;
-    let mut o = worst_named(
-        &rows,
-        t,
-        Dimension::Bytes,
-        "slot",
-        false,
-        |n, v| {
-            format!(
-                "slot {} retains {} of WAL",
-                shown(n, 63),
-                Dimension::Bytes.human(v)
-            )
-        },
-        "no replication slots",
-    );
-    for r in &rows {
-        let name: String = r.get(0);
-        let active: bool = r.get(2);
-        let kind: String = r.get(3);
-        o.details.push(format!(
-            "slot {} ({kind}): {}",
-            shown(&name, 63),
-            if active { "active" } else { "inactive" }
-        ));
-    }
-    Ok(o)
-}
-
-fn database_size(c: &Client, f: &Filter, t: &Thresholds) -> Result<Outcome, CheckError> {
-    let rows = f.query(
-        c,
-        "SELECT datname AS name, pg_database_size(oid)::float8 AS size FROM pg_database \
-         WHERE datallowconn AND has_database_privilege(oid, 'CONNECT') ORDER BY 2 DESC, 1",
-    )?;
-    Ok(worst_named(
-        &rows,
-        t,
-        Dimension::Bytes,
-        "database_size",
-        false,
-        |n, v| format!("database {} is {}", shown(n, 63), Dimension::Bytes.human(v)),
-        "no databases matched",
-    ))
-}
-
-fn archive_ready(c: &Client, _: &Filter, t: &Thresholds) -> Result<Outcome, CheckError> {
-    let n: f64 = c
-        .query_one(
-            "SELECT count(*)::float8 FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready'",
-            &[],
-        )?
-        .get(0);
-    let (state, text) = judged(
-        t,
-        n,
-        Dimension::Count,
-        format!("{n} WAL segments waiting to be archived"),
-    );
-    let mut o = outcome(state, text);
-    o.perfdata
-        .push(Perfdata::new("archive_ready", n).thresholds(t).min(0.0));
-    Ok(o)
+    let mut report = Report::new(findings.state(), findings.summary(others.as_deref()));
+    report.details = lines;
+    report.details.extend(details);
+    report.perfdata = perfdata;
+    report
 }
 
 #[cfg(test)]
@@ -875,53 +884,49 @@ mod tests {
     }
 
     #[test]
-    fn thresholds_for_all_or_per_action() {
+    fn values_for_all_or_per_action() {
         let qt = action("query_time");
         let locks = action("locks");
+        assert_eq!(value_for(Some("20s"), qt).unwrap().unwrap(), "20s");
         assert_eq!(
-            threshold_for(Some("20s"), qt).unwrap().unwrap().to_string(),
-            "20"
-        );
-        assert_eq!(
-            threshold_for(Some("query_time=20s,locks=400"), qt)
+            value_for(Some("query_time=20s,locks=400"), locks)
                 .unwrap()
-                .unwrap()
-                .to_string(),
-            "20"
-        );
-        assert_eq!(
-            threshold_for(Some("query_time=20s,locks=400"), locks)
-                .unwrap()
-                .unwrap()
-                .to_string(),
+                .unwrap(),
             "400"
         );
-        assert_eq!(threshold_for(Some("query_time=20s"), locks).unwrap(), None);
-        assert!(threshold_for(Some("20s,locks=4"), qt)
+        assert_eq!(value_for(Some("query_time=20s"), locks).unwrap(), None);
+        // A value with '=' of its own is not a pair.
+        assert_eq!(
+            value_for(Some("total=400:waiting=5"), locks)
+                .unwrap()
+                .unwrap(),
+            "total=400:waiting=5"
+        );
+        assert!(value_for(Some("20s,locks=4"), qt)
             .unwrap_err()
             .contains("mixes"));
-        assert!(threshold_for(Some("lock=4"), qt)
-            .unwrap_err()
-            .contains("no action called 'lock'"));
-        // A unit from another dimension is refused with the action named.
-        assert!(threshold_for(Some("locks=4MiB"), locks)
-            .unwrap_err()
-            .starts_with("locks range '4MiB'"));
-        assert_eq!(
-            threshold_for(Some("@90%"), action("backends"))
-                .unwrap()
-                .unwrap()
-                .to_string(),
-            "@90"
-        );
     }
 
     #[test]
-    fn every_default_parses_in_its_unit() {
+    fn every_default_parses() {
         for a in ACTIONS {
-            for d in [a.warning, a.critical].into_iter().flatten() {
-                Range::parse_in(d, a.dim, 1.0).unwrap_or_else(|e| panic!("{}: {d}: {e}", a.name));
+            if let Values::Simple(kind, rule, _) = a.values {
+                for d in [a.warning, a.critical].into_iter().flatten() {
+                    kind.threshold(d, rule)
+                        .unwrap_or_else(|e| panic!("{}: {d}: {e}", a.name));
+                }
             }
+        }
+    }
+
+    #[test]
+    fn actions_are_listed_once_in_order() {
+        let names: Vec<&str> = ACTIONS.iter().map(|a| a.name).collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted);
+        for (n, _) in NOT_RUN {
+            assert!(!names.contains(n), "{n}");
         }
     }
 }
