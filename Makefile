@@ -1,6 +1,6 @@
 # custos: Nagios-compatible monitoring plugins.
-#   make build     release binaries in target/release
-#   make install   binaries to $(DESTDIR)$(PLUGINDIR) (default /usr/lib/nagios/plugins), man pages,
+#   make build     the release binary target/release/custos and its links (check_<name> -> custos)
+#   make install   custos and a link per check to $(DESTDIR)$(PLUGINDIR) (default /usr/lib/nagios/plugins), man pages,
 #                  command definitions to $(DATADIR) (default /usr/share/custos); idempotent
 #   make uninstall removes exactly what make install installs
 #   make deb       a Debian package in target/deb (dpkg-deb)
@@ -29,36 +29,54 @@ HARNESS   := target/debug/custos-harness
 
 all: build
 
+# One multi-call binary (crates/custos) with a link per name: one copy of the shared code, one
+# link step (BENCHMARKS.md, "Build and size"). Each check crate keeps its own binary target for
+# cargo install.
 build:
-	$(CARGO) build --release --locked $(addprefix -p ,$(CHECKS))
+	$(CARGO) build --release --locked -p custos
+	for n in $$(target/release/custos --names); do ln -sfn custos "target/release/$$n" || exit 1; done
 
 install: build install-files
 
 # Installs what is already built; running it again gives the same tree.
 install-files:
 	install -d "$(DESTDIR)$(PLUGINDIR)" "$(DESTDIR)$(MANDIR)/man1" "$(DESTDIR)$(DOCDIR)"
+	install -m 0755 "$(BINARIES)/custos" "$(DESTDIR)$(PLUGINDIR)/custos"
+	# A link per name: each check, the compatibility names (check_website_response.sh, Zulip's
+	# check_postgresql_*), and check_postgres.pl's check_postgres_<action>.
+	for n in $$("$(BINARIES)/custos" --names); do \
+	    ln -sfn custos "$(DESTDIR)$(PLUGINDIR)/$$n" || exit 1; \
+	done
 	for c in $(CHECKS); do \
-	    install -m 0755 "$(BINARIES)/$$c" "$(DESTDIR)$(PLUGINDIR)/$$c" && \
 	    gzip -9 -n -c "man/$$c.1" > "$(DESTDIR)$(MANDIR)/man1/$$c.1.gz" && \
 	    chmod 0644 "$(DESTDIR)$(MANDIR)/man1/$$c.1.gz" || exit 1; \
 	done
-	# The old script's name: bare -w/-c numbers are milliseconds there.
-	ln -sfn check_website_response "$(DESTDIR)$(PLUGINDIR)/check_website_response.sh"
 	for d in $(CONFIGS); do \
 	    install -d "$(DESTDIR)$(DATADIR)/$$d" && \
 	    install -m 0644 nagios/$$d/* "$(DESTDIR)$(DATADIR)/$$d/" || exit 1; \
 	done
 	install -m 0644 README.md BENCHMARKS.md "$(DESTDIR)$(DOCDIR)/"
+	# Each check's page (its man page's SEE ALSO), and the connection pages they link.
+	for c in $(CHECKS); do \
+	    install -m 0644 "crates/$$c/README.md" "$(DESTDIR)$(DOCDIR)/$$c.md" || exit 1; \
+	done
+	install -m 0644 crates/pg/README.md "$(DESTDIR)$(DOCDIR)/custos-pg.md"
+	install -m 0644 crates/rabbitmq/README.md "$(DESTDIR)$(DOCDIR)/custos-rabbitmq.md"
 
 uninstall:
-	for c in $(CHECKS); do rm -f "$(DESTDIR)$(PLUGINDIR)/$$c" "$(DESTDIR)$(MANDIR)/man1/$$c.1.gz"; done
-	rm -f "$(DESTDIR)$(PLUGINDIR)/check_website_response.sh"
+	for c in $(CHECKS); do rm -f "$(DESTDIR)$(MANDIR)/man1/$$c.1.gz"; done
+	if [ -d "$(DESTDIR)$(PLUGINDIR)" ]; then \
+	    find "$(DESTDIR)$(PLUGINDIR)" -maxdepth 1 -type l -lname custos -delete; \
+	fi
+	rm -f "$(DESTDIR)$(PLUGINDIR)/custos"
 	for d in $(CONFIGS); do \
 	    for f in nagios/$$d/*; do rm -f "$(DESTDIR)$(DATADIR)/$$d/$${f##*/}"; done; \
 	    rmdir "$(DESTDIR)$(DATADIR)/$$d" 2>/dev/null || true; \
 	done
 	rmdir "$(DESTDIR)$(DATADIR)" 2>/dev/null || true
 	rm -f "$(DESTDIR)$(DOCDIR)/README.md" "$(DESTDIR)$(DOCDIR)/BENCHMARKS.md"
+	for c in $(CHECKS); do rm -f "$(DESTDIR)$(DOCDIR)/$$c.md"; done
+	rm -f "$(DESTDIR)$(DOCDIR)/custos-pg.md" "$(DESTDIR)$(DOCDIR)/custos-rabbitmq.md"
 	rmdir "$(DESTDIR)$(DOCDIR)" 2>/dev/null || true
 
 deb: build

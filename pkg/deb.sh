@@ -18,17 +18,13 @@ trap 'rm -rf "$stage"' EXIT INT TERM
 
 make -s install-files DESTDIR="$stage" PREFIX=/usr BINARIES="$bins" >/dev/null
 plugins="$stage/usr/lib/nagios/plugins"
-for f in "$plugins"/check_*; do
-    if [ ! -L "$f" ]; then strip --strip-unneeded "$f"; fi
-done
+strip --strip-unneeded "$plugins/custos"
 install -m 0644 pkg/copyright "$stage/usr/share/doc/custos/copyright"
 
 # Depends: each shared library the binaries need, as the package that ships it here.
 depends=""
-needed=$(for f in "$plugins"/check_*; do [ -L "$f" ] || objdump -p "$f"; done |
-    sed -n 's/^ *NEEDED *//p' | sort -u)
-glibc=$(for f in "$plugins"/check_*; do [ -L "$f" ] || objdump -T "$f"; done |
-    sed -n 's/.*GLIBC_\([0-9][0-9.]*\).*/\1/p' | sort -uV | tail -n 1)
+needed=$(objdump -p "$plugins/custos" | sed -n 's/^ *NEEDED *//p' | sort -u)
+glibc=$(objdump -T "$plugins/custos" | sed -n 's/.*GLIBC_\([0-9][0-9.]*\).*/\1/p' | sort -uV | tail -n 1)
 for lib in $needed; do
     case $lib in
         libc.so.6 | libm.so.6 | libpthread.so.0 | libdl.so.2 | librt.so.1 | ld-linux*) dep="libc6 (>= $glibc)" ;;

@@ -15,9 +15,10 @@ pub type Main = fn(Vec<OsString>) -> !;
 
 macro_rules! entry {
     ($krate:ident) => {
-        (stringify!($krate), (|argv| {
-            plugin_core::runner::run_with_args($krate::PLUGIN, $krate::check, argv)
-        }) as Main)
+        (
+            stringify!($krate),
+            (|argv| plugin_core::run_with_args($krate::PLUGIN, $krate::check, argv)) as Main,
+        )
     };
 }
 
@@ -42,15 +43,45 @@ pub const CHECKS: &[(&str, Main)] = &[
 
 /// Compatibility names: (installed name, the check it runs). The check sees the name it was
 /// invoked as (`check_website_response.sh` keeps the old script's option syntax).
-pub const ALIASES: &[(&str, &str)] = &[("check_website_response.sh", "check_website_response")];
+pub const ALIASES: &[(&str, &str)] = &[
+    ("check_website_response.sh", "check_website_response"),
+    // Zulip's names since 2020.
+    (
+        "check_postgresql_replication_lag",
+        "check_postgres_replication_lag",
+    ),
+    ("check_postgresql_backup", "check_postgres_backup"),
+];
 
-/// The check for a name (a check's own name or an alias).
+/// The check for a name: a check's own name, an alias, or check_postgres.pl's
+/// `check_postgres_<action>` (the action comes from the name).
 pub fn lookup(name: &str) -> Option<Main> {
     let name = ALIASES
         .iter()
         .find(|(alias, _)| *alias == name)
         .map_or(name, |(_, check)| check);
-    CHECKS.iter().find(|(n, _)| *n == name).map(|(_, m)| *m)
+    if let Some((_, m)) = CHECKS.iter().find(|(n, _)| *n == name) {
+        return Some(*m);
+    }
+    let action = name.strip_prefix("check_postgres_")?;
+    check_postgres::ACTIONS
+        .iter()
+        .any(|a| a.name == action)
+        .then(|| lookup("check_postgres"))
+        .flatten()
+}
+
+/// Every name `make install` links to custos: the checks, the aliases, and one
+/// `check_postgres_<action>` per check_postgres action (check_postgres.pl's `--symlinks`).
+pub fn installed_names() -> Vec<String> {
+    let mut names: Vec<String> = CHECKS.iter().map(|(n, _)| n.to_string()).collect();
+    names.extend(ALIASES.iter().map(|(a, _)| a.to_string()));
+    names.extend(
+        check_postgres::ACTIONS
+            .iter()
+            .map(|a| format!("check_postgres_{}", a.name)),
+    );
+    names
 }
 
 fn basename(arg: &OsString) -> String {
@@ -67,6 +98,11 @@ pub fn main(argv: Vec<OsString>) -> ! {
         run(argv)
     }
     let first = argv.get(1).map(basename).unwrap_or_default();
+    if first == "--names" {
+        // For make install and the .deb: the links to make.
+        println!("{}", installed_names().join("\n"));
+        std::process::exit(0)
+    }
     if let Some(run) = lookup(&first) {
         run(argv[1..].to_vec())
     }
@@ -98,5 +134,12 @@ mod tests {
             assert!(lookup(a).is_some() && lookup(c).is_some(), "{a}");
         }
         assert!(lookup("check_nothing").is_none());
+        assert!(lookup("check_postgres_locks").is_some());
+        assert!(lookup("check_postgres_nothing").is_none());
+        let names = installed_names();
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "no name twice");
     }
 }

@@ -3,8 +3,10 @@
 //! a test fails when the shipped files differ). The workspace conventions themselves are
 //! checked in `tests/conventions.rs`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use clap::{ArgAction, Command};
-use plugin_core::runner::command;
+use plugin_core::command;
 use plugin_core::Plugin;
 
 /// Every check: its plugin description and full command line (check options + common ones).
@@ -157,17 +159,38 @@ pub fn icinga2(plugin: &Plugin, cmd: &Command) -> String {
     out
 }
 
-/// The first fenced code block of the check's section (`### check_<name>`) in the README: the
-/// examples of the man page.
-pub fn readme_examples(readme: &str, name: &str) -> Option<String> {
-    let heading = format!("### {name}\n");
-    let start = readme.find(&heading)? + heading.len();
-    let section = &readme[start..];
-    let section = &section[..section.find("\n### ").unwrap_or(section.len())];
-    let open = section.find("\n```")?;
-    let body = &section[open + 4..];
+/// The root of the repository.
+pub fn repo() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The check's own page, `crates/<check>/README.md`: options, defaults, states, perfdata and
+/// examples; the man page is generated from it and the options.
+pub fn page(name: &str) -> String {
+    let path = repo().join("crates").join(name).join("README.md");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// The first fenced code block of a check's page: the examples of the man page.
+pub fn readme_examples(page: &str) -> Option<String> {
+    let open = page.find("\n```")?;
+    let body = &page[open + 4..];
     let body = &body[body.find('\n')? + 1..];
     Some(body[..body.find("```")?].trim_end().to_string())
+}
+
+/// The first paragraph of a check's page (after its title), as plain text: the man page's
+/// description.
+pub fn readme_intro(page: &str) -> String {
+    let body = page
+        .split_once('\n')
+        .map_or("", |(_, rest)| rest)
+        .trim_start();
+    let para = body.split("\n\n").next().unwrap_or("");
+    para.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace('`', "")
 }
 
 /// The environment a check reads, for its man page: (variable, meaning).
@@ -210,7 +233,7 @@ fn environment(cmd: &Command) -> Vec<(&'static str, &'static str)> {
 
 /// The man page of one check (section 1), generated from its clap definition (clap_mangen)
 /// with the README's examples and the sections every plugin shares.
-pub fn man(plugin: &Plugin, cmd: &Command, readme: &str) -> String {
+pub fn man(plugin: &Plugin, cmd: &Command, page: &str) -> String {
     use clap_mangen::roff::{bold, italic, roman, Roff};
     let man = clap_mangen::Man::new(cmd.clone())
         .date("")
@@ -226,6 +249,7 @@ pub fn man(plugin: &Plugin, cmd: &Command, readme: &str) -> String {
         render(&man, &mut out).expect("rendering to memory");
     }
     let mut roff = Roff::new();
+    roff.control("PP", []).text([roman(readme_intro(page))]);
     roff.control("PP", []).text([roman(
         "A Nagios-compatible plugin: it prints one status line, then long output (one finding per \
          line) and performance data, and exits with the state. Nothing is written to standard \
@@ -236,7 +260,7 @@ pub fn man(plugin: &Plugin, cmd: &Command, readme: &str) -> String {
         .expect("rendering to memory");
 
     let mut roff = Roff::new();
-    if let Some(examples) = readme_examples(readme, plugin.name) {
+    if let Some(examples) = readme_examples(page) {
         roff.control("SH", ["EXAMPLES"]).control("nf", []);
         for line in examples.lines() {
             roff.text([roman(line)]).control("br", []);
@@ -265,7 +289,9 @@ pub fn man(plugin: &Plugin, cmd: &Command, readme: &str) -> String {
         )]);
     }
     roff.control("SH", ["SEE ALSO"]).text([
-        roman("The custos README ("),
+        roman("The check's page ("),
+        italic(format!("/usr/share/doc/custos/{}.md", plugin.name)),
+        roman(") and the custos README ("),
         italic("/usr/share/doc/custos/README.md"),
         roman(
             ") for thresholds, states and output in detail; command definitions for Nagios 4, \

@@ -1,8 +1,10 @@
 //! The workspace's conventions, so that a new check cannot land without them:
 //! - a crate per check under crates/, named as the binary, registered here;
 //! - main.rs a few lines that call plugin_core::run; the logic in lib.rs (`PLUGIN`, `check`);
-//! - every option of the check (its own and the common ones) in the README's section for it,
+//! - every option of the check on its page (crates/<check>/README.md; common ones in the README),
 //!   in its Icinga 2 CheckCommand, and the check in the Nagios 4 commands and NRPE examples.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 use std::path::{Path, PathBuf};
 
@@ -84,7 +86,7 @@ fn crates_have_a_tiny_main_and_their_logic_in_lib() {
     }
 }
 
-/// The README section of a check: from its `### check_x` heading to the next `###`/`##`.
+/// A section of the top README: from its `### name` heading to the next `###`/`##`.
 fn readme_section(readme: &str, name: &str) -> Option<String> {
     let start = readme.find(&format!("\n### {name}\n"))? + 1;
     let rest = &readme[start + 4..];
@@ -97,25 +99,48 @@ fn readme_section(readme: &str, name: &str) -> Option<String> {
     Some(rest[..end].to_string())
 }
 
+/// A check's page with the client pages it links to (`../pg/README.md`: the connection options
+/// a family shares are documented once, on its client's page).
+fn page_with_links(name: &str) -> String {
+    let page = custos_conventions::page(name);
+    let mut all = page.clone();
+    for client in ["pg", "rabbitmq", "http", "zulip"] {
+        if page.contains(&format!("](../{client}/README.md)")) {
+            all.push_str(&read(&format!("crates/{client}/README.md")));
+        }
+    }
+    all
+}
+
 #[test]
-fn every_option_is_documented_in_the_readme() {
-    let readme = read("README.md");
+fn every_option_is_documented_on_the_checks_page() {
     for cmd in checks() {
         let name = cmd.get_name();
-        let section = readme_section(&readme, name)
-            .unwrap_or_else(|| panic!("README.md has no '### {name}' section"));
+        let page = custos_conventions::page(name);
+        assert!(
+            page.starts_with(&format!("# {name}\n")),
+            "crates/{name}/README.md starts with '# {name}'"
+        );
+        let documented = page_with_links(name);
         for opt in long_options(&cmd).iter().filter(|o| !is_common(o)) {
             assert!(
-                section.contains(opt.as_str()),
-                "README section {name} does not mention {opt}"
+                documented.contains(&format!("`{opt}")),
+                "crates/{name}/README.md (or a client page it links to) does not document {opt}"
             );
         }
         assert!(
-            section.contains("```"),
-            "README section {name} has no example"
+            page.contains("```"),
+            "crates/{name}/README.md has no example"
         );
+        for heading in ["## Options", "## States", "## Perfdata"] {
+            assert!(
+                page.contains(&format!("\n{heading}")),
+                "crates/{name}/README.md has no '{heading}' section"
+            );
+        }
     }
-    // The common options are documented once, for all checks.
+    // The common options are documented once, for all checks, in the top README.
+    let readme = read("README.md");
     let common = readme_section(&readme, "Common options")
         .expect("README.md has a '### Common options' section");
     for opt in long_options(&checks()[0]).iter().filter(|o| is_common(o)) {
@@ -124,6 +149,22 @@ fn every_option_is_documented_in_the_readme() {
             "README common options lack {opt}"
         );
     }
+}
+
+#[test]
+fn the_readme_links_every_checks_page() {
+    let readme = read("README.md");
+    for cmd in checks() {
+        let name = cmd.get_name();
+        assert!(
+            readme.contains(&format!("](crates/{name}/README.md)")),
+            "README.md does not link crates/{name}/README.md"
+        );
+    }
+    assert!(
+        !readme.contains("../shared"),
+        "README.md points outside the repository"
+    );
 }
 
 fn is_common(opt: &str) -> bool {
@@ -188,11 +229,11 @@ fn icinga2_files_are_generated_from_the_options() {
 
 #[test]
 fn man_pages_are_generated_from_the_options() {
-    let readme = read("README.md");
     for (plugin, cmd) in custos_conventions::checks() {
         let shipped = read(&format!("man/{}.1", plugin.name));
+        let page = custos_conventions::page(plugin.name);
         assert!(
-            shipped == custos_conventions::man(&plugin, &cmd, &readme),
+            shipped == custos_conventions::man(&plugin, &cmd, &page),
             "man/{}.1 differs from what the options and README generate: run `make generate`",
             plugin.name
         );
@@ -209,7 +250,7 @@ fn man_pages_are_generated_from_the_options() {
         }
         assert!(
             shipped.contains(".SH EXAMPLES"),
-            "man/{}.1 has no examples: the README's section {} needs a code block",
+            "man/{}.1 has no examples: crates/{}/README.md needs a code block",
             plugin.name,
             plugin.name
         );
@@ -217,14 +258,20 @@ fn man_pages_are_generated_from_the_options() {
 }
 
 #[test]
-fn readme_examples_are_the_first_code_block_of_the_section() {
-    let readme = "### check_a\ntext\n```sh\ncheck_a -w 1\ncheck_a -c 2\n```\nmore\n```\nsecond\n```\n### check_b\nno code\n";
+fn readme_examples_are_the_first_code_block_of_the_page() {
+    let page = "# check_a\ntext\n```sh\ncheck_a -w 1\ncheck_a -c 2\n```\nmore\n```\nsecond\n```\n";
     assert_eq!(
-        custos_conventions::readme_examples(readme, "check_a").as_deref(),
+        custos_conventions::readme_examples(page).as_deref(),
         Some("check_a -w 1\ncheck_a -c 2")
     );
-    assert_eq!(custos_conventions::readme_examples(readme, "check_b"), None);
-    assert_eq!(custos_conventions::readme_examples(readme, "check_c"), None);
+    assert_eq!(
+        custos_conventions::readme_examples("# check_b\nno code\n"),
+        None
+    );
+    assert_eq!(
+        custos_conventions::readme_intro("# check_a\n\nOne `line`,\ntwo.\n\nmore"),
+        "One line, two."
+    );
 }
 
 #[test]

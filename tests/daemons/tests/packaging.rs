@@ -1,8 +1,11 @@
-//! Packaging: `make install-files` (what `make install` runs after the build) installs every
-//! binary, man page and configuration, the same tree when run twice, and `make uninstall`
-//! removes it; `pkg/deb.sh` (`make deb`) builds a package that dpkg installs into an empty root,
-//! whose checks run from the installed path, and that dpkg removes again.
-//! The binaries are the workspace's debug builds, stripped (`make test` builds them all first).
+//! Packaging: `make install-files` (what `make install` runs after the build) installs the
+//! multi-call binary with a link per name, every man page and configuration, the same tree when
+//! run twice, and `make uninstall` removes it; `pkg/deb.sh` (`make deb`) builds a package that
+//! dpkg installs into an empty root, whose checks run from the installed links, and that dpkg
+//! removes again. The binary is the workspace's debug build of custos, stripped (`make test`
+//! builds it first).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 use custos_daemons::{checks, repo};
 use std::collections::BTreeMap;
@@ -11,26 +14,38 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Stripped copies of the debug binaries (the debug builds are 50 MiB each).
+/// A stripped copy of the debug build of custos (it is 150 MiB with its debug info).
 fn stripped_binaries(dir: &Path) -> PathBuf {
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    for c in checks() {
-        let exe = repo().join("target/debug").join(&c);
-        assert!(
-            exe.exists(),
-            "{} is not built: run `cargo build --workspace` (make test does)",
-            exe.display()
-        );
-        let st = Command::new("strip")
-            .arg("-o")
-            .arg(bin.join(&c))
-            .arg(&exe)
-            .status()
-            .unwrap();
-        assert!(st.success(), "strip {c}");
-    }
+    let exe = repo().join("target/debug/custos");
+    assert!(
+        exe.exists(),
+        "{} is not built: run `cargo build --workspace` (make test does)",
+        exe.display()
+    );
+    let st = Command::new("strip")
+        .arg("-o")
+        .arg(bin.join("custos"))
+        .arg(&exe)
+        .status()
+        .unwrap();
+    assert!(st.success(), "strip custos");
     bin
+}
+
+/// The names custos answers to (`custos --names`): a link each.
+fn names(bin: &Path) -> Vec<String> {
+    let out = Command::new(bin.join("custos"))
+        .arg("--names")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
 }
 
 fn make(args: &[&str]) -> String {
@@ -92,9 +107,8 @@ fn gunzip(path: &Path) -> String {
 
 /// What must be installed under a prefix of /usr, with the files' modes.
 fn expected_files() -> Vec<(String, u32)> {
-    let mut v = Vec::new();
+    let mut v = vec![("usr/lib/nagios/plugins/custos".to_string(), 0o755)];
     for c in checks() {
-        v.push((format!("usr/lib/nagios/plugins/{c}"), 0o755));
         v.push((format!("usr/share/man/man1/{c}.1.gz"), 0o644));
     }
     for d in ["nagios4", "icinga2", "nrpe", "cron"] {
@@ -104,6 +118,12 @@ fn expected_files() -> Vec<(String, u32)> {
         }
     }
     v.push(("usr/share/doc/custos/README.md".into(), 0o644));
+    for c in checks() {
+        v.push((format!("usr/share/doc/custos/{c}.md"), 0o644));
+    }
+    for page in ["custos-pg", "custos-rabbitmq"] {
+        v.push((format!("usr/share/doc/custos/{page}.md"), 0o644));
+    }
     v
 }
 
@@ -122,13 +142,34 @@ fn make_install_is_complete_idempotent_and_reversible() {
             .unwrap_or_else(|| panic!("make install did not install {path}"));
         assert_eq!(got.0, mode, "mode of {path}");
     }
-    assert_eq!(
-        first
-            .get("usr/lib/nagios/plugins/check_website_response.sh")
-            .map(|e| e.1.as_str()),
-        Some("-> check_website_response"),
-        "the old script's name links to the check"
-    );
+    // A link to custos per name: every check, the compatibility names, check_postgres_<action>.
+    let names = names(&bin);
+    for c in checks() {
+        assert!(names.contains(&c), "{c} is not installed");
+    }
+    for n in [
+        "check_website_response.sh",
+        "check_postgresql_replication_lag",
+        "check_postgresql_backup",
+        "check_postgres_locks",
+        "check_postgres_bloat",
+    ] {
+        assert!(names.iter().any(|x| x == n), "{n} is not installed");
+    }
+    for n in &names {
+        assert_eq!(
+            first
+                .get(&format!("usr/lib/nagios/plugins/{n}"))
+                .map(|e| e.1.as_str()),
+            Some("-> custos"),
+            "{n} links to custos"
+        );
+    }
+    let files = first
+        .keys()
+        .filter(|k| k.starts_with("usr/lib/nagios/plugins/"))
+        .count();
+    assert_eq!(files, names.len() + 1, "custos and its links, nothing else");
     // Man pages are the shipped ones, compressed.
     for c in checks() {
         let page = gunzip(&root.join(format!("usr/share/man/man1/{c}.1.gz")));
@@ -168,6 +209,7 @@ fn make_install_is_complete_idempotent_and_reversible() {
     ]);
     let m = manifest(&local);
     assert!(m.contains_key("usr/local/lib/nagios/plugins/check_postgres"));
+    assert!(m.contains_key("usr/local/lib/nagios/plugins/custos"));
     assert!(m.contains_key("usr/local/share/man/man1/check_postgres.1.gz"));
     assert!(m.contains_key("usr/local/share/custos/nrpe/custos.cfg"));
 }
@@ -302,11 +344,20 @@ fn the_debian_package_installs_runs_and_removes() {
     let text = String::from_utf8_lossy(&reader.stdout);
     assert_eq!(reader.status.code(), Some(0), "{text}");
     assert!(text.starts_with("OK: no failed events in "), "{text}");
-    // The compatibility name through the installed link.
+    // The compatibility names through the installed links.
     let mut sh = std::fs::File::open(plugins.join("check_website_response.sh")).unwrap();
     let mut magic = [0u8; 4];
     sh.read_exact(&mut magic).unwrap();
     assert_eq!(&magic, b"\x7fELF");
+    let out = Command::new(plugins.join("check_postgresql_backup"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("check_postgres_backup "),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 
     // Removal leaves none of the package's files.
     dpkg(&root, &["--purge", "custos"]);

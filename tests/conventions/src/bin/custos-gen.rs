@@ -1,6 +1,8 @@
 //! `custos-gen icinga2 DIR`: one Icinga 2 CheckCommand file per check (`nagios/icinga2`);
 //! `custos-gen man DIR`: one man page per check (`man/`). `make generate` runs both.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use std::path::Path;
 
 fn main() {
@@ -11,14 +13,11 @@ fn main() {
         eprintln!("usage: custos-gen icinga2|man DIR");
         std::process::exit(2);
     };
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
-            .expect("reading README.md");
     for (plugin, cmd) in custos_conventions::checks() {
         let (path, text) = if what == "man" {
             (
                 Path::new(dir).join(format!("{}.1", plugin.name)),
-                custos_conventions::man(&plugin, &cmd, &readme),
+                custos_conventions::man(&plugin, &cmd, &custos_conventions::page(plugin.name)),
             )
         } else {
             (
