@@ -28,6 +28,8 @@ pub struct Simulation {
     pub errors: Vec<String>,
     /// apt's `W:` lines.
     pub warnings: Vec<String>,
+    /// `--debug`: apt's own lines, to show as they are.
+    pub debug: Vec<String>,
 }
 
 /// Is a release a security one? Its label is `Debian-Security`, or its archive ends in

@@ -18,8 +18,22 @@ use std::path::PathBuf;
 
 pub const PLUGIN: Plugin = Plugin {
     short_status: true,
-    ..Plugin::new("check_cron_file", env!("CARGO_PKG_VERSION"))
+    ..Plugin::new("check_cron_file", env!("CARGO_PKG_VERSION")).with_rewrite_args(zulip_argv)
 };
+
+/// Zulip's form, `check_cron_file FILE MAX_AGE ...`: its reader takes `argv[1]` and `argv[2]`
+/// and ignores everything after them, options included (`check_cron_file FILE 120 -x`); so
+/// does this one, by ending the options there.
+fn zulip_argv(_invoked_as: &str, mut argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let positional = |a: Option<&std::ffi::OsString>| {
+        a.and_then(|a| a.to_str())
+            .is_some_and(|t| !t.is_empty() && !t.starts_with('-'))
+    };
+    if argv.len() > 3 && positional(argv.get(1)) && positional(argv.get(2)) && argv[3] != "--" {
+        argv.insert(3, "--".into());
+    }
+    argv
+}
 
 /// Zulip's default maximum age, in seconds.
 pub const DEFAULT_MAX_AGE: f64 = 120.0;
@@ -42,7 +56,8 @@ pub struct Args {
     #[arg(value_name = "MAX_AGE_SECONDS", value_parser = args::duration)]
     pub max_age_arg: Option<f64>,
 
-    /// Further arguments are ignored, as Zulip's reader ignores them
+    /// Further arguments are ignored, as Zulip's reader ignores them (after FILE MAX_AGE,
+    /// options too)
     #[arg(value_name = "IGNORED", num_args = 0.., allow_hyphen_values = false)]
     pub ignored: Vec<String>,
 

@@ -218,6 +218,18 @@ fn staleness_truncates_like_zulip() {
     // Extra arguments are ignored, as Zulip's reader ignores them.
     let r = run([future.as_os_str(), "120".as_ref(), "extra".as_ref()]);
     assert_eq!(r.code, 0);
+    // Options too, after FILE MAX_AGE (Zulip's reader only reads argv[1] and argv[2]).
+    let r = run([
+        future.as_os_str(),
+        "120".as_ref(),
+        "-x".as_ref(),
+        "--bogus".as_ref(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert_eq!(r.text(), "OK: from the future");
+    // Not in Zulip's form, an unknown option is still refused.
+    let r = run(["-x".as_ref(), future.as_os_str()]);
+    assert_eq!(r.code, 3, "{}", r.stdout);
 }
 
 #[test]

@@ -81,6 +81,11 @@ pub struct Args {
           value_parser = args::duration)]
     pub max_list_age: f64,
 
+    /// Zulip's --debug: run apt-get -s upgrade (the apt engine) and print its lines in the long
+    /// output as `APT: <line>`
+    #[arg(long = "debug")]
+    pub debug: bool,
+
     /// Where apt keeps its package lists
     #[arg(
         long = "lists-dir",
@@ -139,8 +144,12 @@ fn pending(
     ctx: &Context,
     security: &dyn Fn(&str) -> bool,
 ) -> Result<(custos_apt::Simulation, String), CheckError> {
-    let mut why_apt = String::from("--engine apt");
-    if args.input_file.is_none() && args.engine == Engine::Native {
+    let mut why_apt = String::from(if args.debug {
+        "--debug"
+    } else {
+        "--engine apt"
+    });
+    if args.input_file.is_none() && args.engine == Engine::Native && !args.debug {
         let config = apt_config(args, ctx)?;
         ctx.stage("reading dpkg's status and apt's lists");
         match custos_apt::simulate(&config, security) {
@@ -155,7 +164,11 @@ fn pending(
         Some(f) => format!("engine: apt output from {}", f.display()),
         None => format!("engine: apt-get -s upgrade ({why_apt})"),
     };
-    Ok((custos_apt::parse(&output, security), note))
+    let mut sim = custos_apt::parse(&output, security);
+    if args.debug {
+        sim.debug = output.lines().map(|l| format!("APT: {l}")).collect();
+    }
+    Ok((sim, note))
 }
 
 /// The most of apt-get's output read (its output for thousands of upgrades is a few MiB).
@@ -225,6 +238,7 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
     if args.list {
         details.extend(upgrades.list.iter().map(|u| describe(u)));
     }
+    details.extend(sim.debug.iter().cloned());
     report.details = details;
     report.perfdata = upgrades.perfdata(sim.held.len());
     if let Some(age) = list_age {
@@ -296,7 +310,7 @@ impl<'a> Upgrades<'a> {
             .take(NAMED)
             .copied()
             .collect::<Vec<_>>()
-            .join(", ");
+            .join(" ");
         if more > 0 {
             text.push_str(&format!(" and {more} more"));
         }
@@ -308,17 +322,16 @@ impl<'a> Upgrades<'a> {
         let mut found = Vec::new();
         let n = self.security;
         if let Some((state, _)) = self.security_t.violated(n as f64) {
-            let text = format!("{n} security upgrade{}: {}", plural(n), self.names(true));
+            // Zulip's words (its Perl plugin's add_info).
+            let text = format!("{n} new pkgs in security: {}", self.names(true));
             found.push(SubResult::new(state, text));
         }
         let others = self.others();
         if !args.only_security && others > 0 {
             if let Some((state, _)) = self.all_t.violated(self.list.len() as f64) {
-                let text = format!(
-                    "{others} other upgrade{}: {}",
-                    plural(others),
-                    self.names(false)
-                );
+                // Zulip's plugin printed every non-security upgrade under "other" (its test
+                // for "stable" never matched apt's release text).
+                let text = format!("{others} new pkgs in other: {}", self.names(false));
                 found.push(SubResult::new(state, text));
             }
         }

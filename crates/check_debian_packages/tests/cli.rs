@@ -61,7 +61,7 @@ fn debian_12_security_and_other_upgrades() {
     assert_eq!(run.code, 2, "{}", run.stdout);
     assert!(
         run.text().starts_with(
-            "DEBIAN_PACKAGES CRITICAL - 69 security upgrades: apt, apt-transport-https, ca-certificates, jq, krb5-locales, libaom3, libapt-pkg6.0, libbrotli-dev and 61 more; 51 other upgrades: appstream, base-files, bash,"
+            "DEBIAN_PACKAGES CRITICAL - 69 new pkgs in security: apt apt-transport-https ca-certificates jq krb5-locales libaom3 libapt-pkg6.0 libbrotli-dev and 61 more; 51 new pkgs in other: appstream base-files bash "
         ),
         "{}",
         run.stdout
@@ -78,13 +78,31 @@ fn debian_12_security_and_other_upgrades() {
         run.perf("security_upgrades").critical.unwrap().to_string(),
         "0"
     );
+    // Zulip's --debug: apt's lines in the long output, as its Perl plugin echoed them.
+    let run = h.run(
+        Some("debian12-real.txt"),
+        &["--debug", "--timeout=60", "--output-limit", "0"],
+    );
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    let apt: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("APT:"))
+        .collect();
+    let input = std::fs::read_to_string(data("debian12-real.txt")).unwrap();
+    assert_eq!(apt.len(), input.lines().count(), "{}", run.stdout);
+    assert!(
+        apt.iter().any(|l| l.starts_with("APT: Inst apt ")),
+        "{}",
+        run.stdout
+    );
     // --only-security: the others no longer warn; --list shows every package, security first.
     let run = h.run(
         Some("debian12-real.txt"),
         &["--only-security", "--list", "--output-limit", "0"],
     );
     assert_eq!(run.code, 2);
-    assert!(!run.text().contains("other upgrades"), "{}", run.stdout);
+    assert!(!run.text().contains("new pkgs in other"), "{}", run.stdout);
     let listed: Vec<&str> = run.stdout.lines().skip(1).collect();
     assert_eq!(listed.len(), 120, "{}", run.stdout);
     assert_eq!(
@@ -106,7 +124,7 @@ fn debian_12_security_and_other_upgrades() {
     );
     assert!(
         run.text().starts_with(
-            "DEBIAN_PACKAGES CRITICAL - 4 security upgrades: libgcrypt20, libgcrypt20-dev, liblzma-dev, liblzma5; 4 upgrades pending"
+            "DEBIAN_PACKAGES CRITICAL - 4 new pkgs in security: libgcrypt20 libgcrypt20-dev liblzma-dev liblzma5; 4 upgrades pending"
         ),
         "{}",
         run.stdout
@@ -124,7 +142,7 @@ fn ubuntu_esm_phasing_and_kept_back() {
     assert_eq!(run.code, 2, "{}", run.stdout);
     assert!(
         run.text().starts_with(
-            "DEBIAN_PACKAGES CRITICAL - 6 security upgrades: libssl3, openssl, python3-urllib3, vim, vim-common, vim-runtime; 2 other upgrades: snapd, tzdata; 8 upgrades pending"
+            "DEBIAN_PACKAGES CRITICAL - 6 new pkgs in security: libssl3 openssl python3-urllib3 vim vim-common vim-runtime; 2 new pkgs in other: snapd tzdata; 8 upgrades pending"
         ),
         "{}",
         run.stdout
@@ -147,7 +165,7 @@ fn backports_and_new_packages_are_not_security() {
     let run = h.run(Some("debian12-updates-backports.txt"), &["--list"]);
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(run.text().starts_with(
-        "DEBIAN_PACKAGES WARNING - 3 other upgrades: linux-image-6.12.9+bpo-amd64, linux-image-amd64, tzdata; 3 upgrades pending"
+        "DEBIAN_PACKAGES WARNING - 3 new pkgs in other: linux-image-6.12.9+bpo-amd64 linux-image-amd64 tzdata; 3 upgrades pending"
     ), "{}", run.stdout);
     assert!(run.stdout.contains(
         "linux-image-6.12.9+bpo-amd64 new -> 6.12.9-1~bpo12+1 (Debian Backports:bookworm-backports)"

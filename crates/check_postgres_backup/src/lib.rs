@@ -1,10 +1,12 @@
 //! check_postgres_backup: are PostgreSQL backups up to date, and is WAL archiving working?
 //!
-//! Zulip's check (`check_postgresql_backup`): on a replica, OK "this is not the primary";
-//! otherwise the time in `/var/lib/nagios_state/last_postgresql_backup` (written by
-//! `pg_backup_and_purge` after `wal-g backup-push`) must be less than 25 hours old, else
-//! CRITICAL; an unreadable file is UNKNOWN "could not determine completion time of last
-//! PostgreSQL backup". Kept, and extended:
+//! Zulip's check (`check_postgresql_backup`, its last version): a primary with replicas is OK
+//! "this is the primary, with backups taken on the replicas"; `[postgresql] skip_backups` in
+//! `/etc/zulip/zulip.conf` is OK "backups are disabled on this host"; otherwise the time in
+//! `/var/lib/nagios_state/last_postgresql_backup` (written by `pg_backup_and_purge` after
+//! `wal-g backup-push`) must be less than 25 hours old, else CRITICAL; an unreadable file is
+//! UNKNOWN "could not determine completion time of last PostgreSQL backup". (Until 2022 a
+//! replica was OK "this is not the primary": `--backups-on primary`.) Kept, and extended:
 //!
 //! - `--source`: the marker file, `wal-g backup-list --json --detail`, `pgbackrest info
 //!   --output=json`, or a directory of `pg_basebackup` outputs;
@@ -26,6 +28,20 @@ use sources::Backup;
 use std::path::PathBuf;
 
 pub const PLUGIN: Plugin = Plugin::new("check_postgres_backup", env!("CARGO_PKG_VERSION"));
+
+/// Which servers take the backups, so which are judged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BackupsOn {
+    /// Zulip's last rule: a primary with replicas is OK (the replicas take the backups);
+    /// replicas and a primary without replicas are judged
+    Replicas,
+    /// Zulip's rule until 2022: a replica is OK ("this is not the primary"), the primary is
+    /// judged
+    Primary,
+    /// Judge every server
+    #[value(name = "every-server")]
+    EveryServer,
+}
 
 /// Where the newest backup's time comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -92,9 +108,50 @@ pub struct Args {
     #[arg(long = "wal-archive-dir", value_name = "DIR")]
     pub wal_archive_dir: Option<PathBuf>,
 
-    /// Check backups on a replica too (by default a replica is OK: backups run on the primary)
+    /// Which servers take backups: replicas (Zulip's last rule), primary, every-server
+    #[arg(
+        long = "backups-on",
+        value_enum,
+        value_name = "WHERE",
+        default_value = "replicas"
+    )]
+    pub backups_on: BackupsOn,
+
+    /// Judge this server whatever its role (the same as --backups-on every-server)
     #[arg(long = "on-replica")]
     pub on_replica: bool,
+
+    /// Zulip's server configuration: `[postgresql] skip_backups` makes the check OK
+    #[arg(long = "zulip-conf", value_name = "FILE", default_value = custos_zulip::DEFAULT_CONF)]
+    pub zulip_conf: PathBuf,
+}
+
+/// Zulip's rules before any backup is looked at: an OK saying why this server is not judged.
+fn not_judged(args: &Args, client: &Client) -> Result<Option<&'static str>, CheckError> {
+    let on = if args.on_replica {
+        BackupsOn::EveryServer
+    } else {
+        args.backups_on
+    };
+    match on {
+        BackupsOn::Replicas => {
+            let n: i64 = client
+                .query_one("SELECT count(*) AS n FROM pg_stat_replication", &[])?
+                .col("n")?;
+            if n > 0 {
+                return Ok(Some(
+                    "this is the primary, with backups taken on the replicas",
+                ));
+            }
+        }
+        BackupsOn::Primary if client.in_recovery()? => return Ok(Some("this is not the primary")),
+        _ => {}
+    }
+    let conf = custos_zulip::ZulipConf::load(&args.zulip_conf).map_err(CheckError::unknown)?;
+    if conf.is_some_and(|c| c.skip_backups()) {
+        return Ok(Some("backups are disabled on this host"));
+    }
+    Ok(None)
 }
 
 pub fn check(args: &Args, ctx: &Context) -> CheckResult {
@@ -104,10 +161,10 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
         .conn
         .with_default_dbname("postgres")
         .open(ctx, PLUGIN.name)?;
-    let replica = client.in_recovery()?;
-    if replica && !args.on_replica {
-        return Ok(Report::ok("this is not the primary"));
+    if let Some(why) = not_judged(args, &client)? {
+        return Ok(Report::ok(why));
     }
+    let replica = client.in_recovery()?;
     let mut f = Findings::default();
     let mut report = Report::ok("");
 

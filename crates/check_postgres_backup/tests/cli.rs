@@ -43,7 +43,12 @@ fn zulip_marker_file() {
     // What Zulip's pg_backup_and_purge writes: isoformat() with an offset, and a newline.
     let fresh = marker(dir.path(), &format!("{}\n", iso_ago(3 * 3600)));
     let m = fresh.to_str().unwrap();
-    let run = run_pg(BIN, pg, false, &["--marker-file", m]);
+    let run = run_pg(
+        BIN,
+        pg,
+        false,
+        &["--backups-on", "primary", "--marker-file", m],
+    );
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(
         run.text()
@@ -58,7 +63,12 @@ fn zulip_marker_file() {
         age
     );
     assert_eq!(age.critical.unwrap().to_string(), "90000");
-    let run = run_pg(BIN, pg, false, &["--marker-file", m, "-w", "2h"]);
+    let run = run_pg(
+        BIN,
+        pg,
+        false,
+        &["--backups-on", "primary", "--marker-file", m, "-w", "2h"],
+    );
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(
         run.text().contains("3h 0min ago (warning > 2h 0min)"),
@@ -67,7 +77,12 @@ fn zulip_marker_file() {
     );
 
     marker(dir.path(), &iso_ago(26 * 3600));
-    let run = run_pg(BIN, pg, false, &["--marker-file", m]);
+    let run = run_pg(
+        BIN,
+        pg,
+        false,
+        &["--backups-on", "primary", "--marker-file", m],
+    );
     assert_eq!(run.code, 2, "{}", run.stdout);
     assert!(
         run.text().starts_with("POSTGRES_BACKUP CRITICAL - last PostgreSQL backup completed 1d 2h ago (critical > 1d 1h): "),
@@ -77,7 +92,12 @@ fn zulip_marker_file() {
 
     // Zulip's Python crashed on a naive time; here it is UNKNOWN with the reason.
     marker(dir.path(), "2022-10-13T02:00:07\n");
-    let run = run_pg(BIN, pg, false, &["--marker-file", m]);
+    let run = run_pg(
+        BIN,
+        pg,
+        false,
+        &["--backups-on", "primary", "--marker-file", m],
+    );
     assert_eq!(run.code, 3, "{}", run.stdout);
     assert!(
         run.text()
@@ -90,7 +110,12 @@ fn zulip_marker_file() {
         BIN,
         pg,
         false,
-        &["--marker-file", "/nonexistent/last_postgresql_backup"],
+        &[
+            "--backups-on",
+            "primary",
+            "--marker-file",
+            "/nonexistent/last_postgresql_backup",
+        ],
     );
     assert_eq!(
         (run.code, run.text()),
@@ -98,10 +123,44 @@ fn zulip_marker_file() {
     );
 }
 
+/// Zulip's rules before the marker, its last version first: a primary with replicas is OK
+/// (backups run on the replicas), a replica is judged, skip_backups is OK; and its 2022 rule.
 #[test]
-fn replica_is_ok_unless_asked() {
+fn which_server_is_judged() {
     let pg = custos_harness::postgres();
-    let run = run_pg(BIN, pg, true, &["--marker-file", "/nonexistent/marker"]);
+    let d = tempfile::tempdir().unwrap();
+    let conf = d.path().join("zulip.conf");
+    std::fs::write(&conf, "[postgresql]\nversion = 15\n").unwrap();
+    let c = conf.to_str().unwrap();
+    let gone = "/nonexistent/marker";
+    let run = run_pg(BIN, pg, false, &["--marker-file", gone, "--zulip-conf", c]);
+    assert_eq!(
+        (run.code, run.text()),
+        (
+            0,
+            "POSTGRES_BACKUP OK - this is the primary, with backups taken on the replicas"
+        )
+    );
+    let run = run_pg(BIN, pg, true, &["--marker-file", gone, "--zulip-conf", c]);
+    assert_eq!(run.code, 3, "{}", run.stdout);
+    assert!(
+        run.text().starts_with("POSTGRES_BACKUP UNKNOWN - could not determine completion time of last PostgreSQL backup"),
+        "{}",
+        run.stdout
+    );
+    std::fs::write(&conf, "[postgresql]\nskip_backups = True\n").unwrap();
+    let run = run_pg(BIN, pg, true, &["--marker-file", gone, "--zulip-conf", c]);
+    assert_eq!(
+        (run.code, run.text()),
+        (0, "POSTGRES_BACKUP OK - backups are disabled on this host")
+    );
+    // Until 2022: a replica is OK, the primary is judged.
+    let run = run_pg(
+        BIN,
+        pg,
+        true,
+        &["--marker-file", gone, "--backups-on", "primary"],
+    );
     assert_eq!(
         (run.code, run.text()),
         (0, "POSTGRES_BACKUP OK - this is not the primary")
@@ -109,9 +168,11 @@ fn replica_is_ok_unless_asked() {
     let run = run_pg(
         BIN,
         pg,
-        true,
-        &["--marker-file", "/nonexistent/marker", "--on-replica"],
+        false,
+        &["--marker-file", gone, "--backups-on", "primary"],
     );
+    assert_eq!(run.code, 3, "{}", run.stdout);
+    let run = run_pg(BIN, pg, false, &["--marker-file", gone, "--on-replica"]);
     assert_eq!(run.code, 3, "{}", run.stdout);
 }
 
@@ -161,7 +222,15 @@ fn walg_json_from_saved_outputs() {
         BIN,
         pg,
         false,
-        &["--source", "wal-g", "--command", &tool, "-v"],
+        &[
+            "--backups-on",
+            "primary",
+            "--source",
+            "wal-g",
+            "--command",
+            &tool,
+            "-v",
+        ],
     );
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(
@@ -183,7 +252,19 @@ fn walg_json_from_saved_outputs() {
         &walg_json("walg-backup-list.json", 30 * 3600),
         0,
     );
-    let run = run_pg(BIN, pg, false, &["--source", "wal-g", "--command", &tool]);
+    let run = run_pg(
+        BIN,
+        pg,
+        false,
+        &[
+            "--backups-on",
+            "primary",
+            "--source",
+            "wal-g",
+            "--command",
+            &tool,
+        ],
+    );
     assert_eq!(run.code, 2, "{}", run.stdout);
 
     // No backups: wal-g says so on stderr and fails.
@@ -198,7 +279,14 @@ fn walg_json_from_saved_outputs() {
         BIN,
         pg,
         false,
-        &["--source", "wal-g", "--command", none.to_str().unwrap()],
+        &[
+            "--backups-on",
+            "primary",
+            "--source",
+            "wal-g",
+            "--command",
+            none.to_str().unwrap(),
+        ],
     );
     assert_eq!(
         (run.code, run.text()),
@@ -210,7 +298,19 @@ fn walg_json_from_saved_outputs() {
 
     // Garbage and failures are UNKNOWN with what went wrong.
     let tool = fake_tool(dir.path(), "wal-g", "<html>502</html>", 0);
-    let run = run_pg(BIN, pg, false, &["--source", "wal-g", "--command", &tool]);
+    let run = run_pg(
+        BIN,
+        pg,
+        false,
+        &[
+            "--backups-on",
+            "primary",
+            "--source",
+            "wal-g",
+            "--command",
+            &tool,
+        ],
+    );
     assert_eq!(run.code, 3, "{}", run.stdout);
     assert!(
         run.text().contains("unexpected JSON from wal-g"),
@@ -223,6 +323,8 @@ fn walg_json_from_saved_outputs() {
         pg,
         false,
         &[
+            "--backups-on",
+            "primary",
             "--source",
             "wal-g",
             "--command",
@@ -239,7 +341,14 @@ fn walg_json_from_saved_outputs() {
         BIN,
         pg,
         false,
-        &["--source", "wal-g", "--command", "/nonexistent/wal-g"],
+        &[
+            "--backups-on",
+            "primary",
+            "--source",
+            "wal-g",
+            "--command",
+            "/nonexistent/wal-g",
+        ],
     );
     assert!(
         run.text()
@@ -271,6 +380,8 @@ fn stuck_tool_is_killed_with_its_children() {
         pg,
         false,
         &[
+            "--backups-on",
+            "primary",
             "--source",
             "wal-g",
             "--command",
@@ -358,6 +469,8 @@ fn pgbackrest_real_stanza() {
         pg,
         false,
         &[
+            "--backups-on",
+            "primary",
             "--source",
             "pgbackrest",
             "--command",
@@ -389,6 +502,8 @@ fn pgbackrest_real_stanza() {
         pg,
         false,
         &[
+            "--backups-on",
+            "primary",
             "--source",
             "pgbackrest",
             "--command",
@@ -408,7 +523,14 @@ fn pgbackrest_real_stanza() {
         BIN,
         pg,
         false,
-        &["--source", "pgbackrest", "--command", &command],
+        &[
+            "--backups-on",
+            "primary",
+            "--source",
+            "pgbackrest",
+            "--command",
+            &command,
+        ],
     );
     assert_eq!(run.code, 3, "{}", run.stdout);
     assert!(
@@ -430,7 +552,15 @@ fn basebackup_directory() {
         BIN,
         pg,
         false,
-        &["--source", "dir", "--backup-dir", d, "-v"],
+        &[
+            "--backups-on",
+            "primary",
+            "--source",
+            "dir",
+            "--backup-dir",
+            d,
+            "-v",
+        ],
     );
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(
@@ -447,7 +577,19 @@ fn basebackup_directory() {
         "touch",
     )
     .unwrap();
-    let run = run_pg(BIN, pg, false, &["--source", "dir", "--backup-dir", d]);
+    let run = run_pg(
+        BIN,
+        pg,
+        false,
+        &[
+            "--backups-on",
+            "primary",
+            "--source",
+            "dir",
+            "--backup-dir",
+            d,
+        ],
+    );
     assert_eq!(run.code, 2, "{}", run.stdout);
     assert!(run.text().contains("completed 2d 0h ago"), "{}", run.stdout);
 
@@ -457,6 +599,8 @@ fn basebackup_directory() {
         pg,
         false,
         &[
+            "--backups-on",
+            "primary",
             "--source",
             "dir",
             "--backup-dir",
@@ -470,7 +614,12 @@ fn basebackup_directory() {
         "{}",
         run.stdout
     );
-    let run = run_pg(BIN, pg, false, &["--source", "dir"]);
+    let run = run_pg(
+        BIN,
+        pg,
+        false,
+        &["--backups-on", "primary", "--source", "dir"],
+    );
     assert_eq!(
         (run.code, run.text()),
         (
@@ -515,7 +664,15 @@ fn archive_gaps_and_failing_archiving() {
         BIN,
         &pg,
         false,
-        &["--marker-file", m, "--wal-archive-dir", archive, "-v"],
+        &[
+            "--backups-on",
+            "primary",
+            "--marker-file",
+            m,
+            "--wal-archive-dir",
+            archive,
+            "-v",
+        ],
     );
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert_eq!(run.perf("wal_missing").value, Some(0.0));
@@ -534,7 +691,14 @@ fn archive_gaps_and_failing_archiving() {
         BIN,
         &pg,
         false,
-        &["--marker-file", m, "--wal-archive-dir", archive],
+        &[
+            "--backups-on",
+            "primary",
+            "--marker-file",
+            m,
+            "--wal-archive-dir",
+            archive,
+        ],
     );
     assert_eq!(run.code, 2, "{}", run.stdout);
     assert!(
@@ -552,7 +716,14 @@ fn archive_gaps_and_failing_archiving() {
         BIN,
         &pg,
         false,
-        &["--marker-file", m, "--archive-critical", "1s"],
+        &[
+            "--backups-on",
+            "primary",
+            "--marker-file",
+            m,
+            "--archive-critical",
+            "1s",
+        ],
     );
     assert_eq!(run.code, 2, "{}", run.stdout);
     assert!(
@@ -568,7 +739,12 @@ fn archive_gaps_and_failing_archiving() {
     std::thread::sleep(Duration::from_millis(300));
     switch_wal(&mut c, 1);
     let run = wait_until("archiving to fail", Duration::from_secs(30), || {
-        let run = run_pg(BIN, &pg, false, &["--marker-file", m]);
+        let run = run_pg(
+            BIN,
+            &pg,
+            false,
+            &["--backups-on", "primary", "--marker-file", m],
+        );
         (run.code == 2).then_some(run)
     })
     .unwrap();

@@ -8,8 +8,8 @@
 
 use clap::Parser;
 use plugin_core::{
-    args, CheckError, CheckResult, Context, Dimension, Findings, Perfdata, Plugin, Range, Report,
-    State, Thresholds,
+    args, plural, CheckError, CheckResult, Context, Dimension, Findings, Perfdata, Plugin, Range,
+    Report, State, Thresholds,
 };
 use std::path::{Path, PathBuf};
 
@@ -183,8 +183,18 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
     } else {
         let named: Vec<String> = failing.iter().take(5).map(|q| describe(q)).collect();
         let more = failing.len().saturating_sub(5);
+        // Zulip's words first (its plugin printed one such line per file), then the count.
+        let others = failing.len() - 1;
         format!(
-            "{total} failed event{}{window} in {} queue{}: {}{}",
+            "Queue errors logged in {}{}; {total} failed event{}{window} in {} queue{}: {}{}",
+            args.dir
+                .join(format!("{}.errors", failing[0].name))
+                .display(),
+            if others > 0 {
+                format!(" and {others} more file{}", plural(others as u64))
+            } else {
+                String::new()
+            },
             if total == 1 { "" } else { "s" },
             failing.len(),
             if failing.len() == 1 { "" } else { "s" },

@@ -49,7 +49,7 @@ fn counts_per_queue_with_the_newest() {
     assert!(newest == 5.0 || newest == 6.0, "{newest}");
     assert_eq!(
         run.text(),
-        format!("QUEUE_WORKER_ERRORS WARNING - 4 failed events in 2 queues: deferred_work 3 (newest {newest}s ago), embed_links 1 (newest 2d 0h ago)")
+        format!("QUEUE_WORKER_ERRORS WARNING - Queue errors logged in {}/deferred_work.errors and 1 more file; 4 failed events in 2 queues: deferred_work 3 (newest {newest}s ago), embed_links 1 (newest 2d 0h ago)", d.path().display())
     );
     let lines: Vec<&str> = run.stdout.lines().skip(1).collect();
     assert_eq!(
@@ -75,9 +75,10 @@ fn counts_per_queue_with_the_newest() {
     assert_eq!(self::run(d.path(), &["-c", "3"]).code, 2);
     let run = self::run(d.path(), &["--max-age", "1h"]);
     assert!(
-        run.text().starts_with(
-            "QUEUE_WORKER_ERRORS WARNING - 3 failed events in the last 1h 0min in 1 queue: deferred_work 3 (newest "
-        ),
+        run.text().starts_with(&format!(
+            "QUEUE_WORKER_ERRORS WARNING - Queue errors logged in {}/deferred_work.errors; 3 failed events in the last 1h 0min in 1 queue: deferred_work 3 (newest ",
+            d.path().display()
+        )),
         "{}",
         run.stdout
     );
@@ -114,9 +115,10 @@ fn a_line_without_a_readable_time_still_counts() {
     let run = run(d.path(), &[]);
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(
-        run.text().starts_with(
-            "QUEUE_WORKER_ERRORS WARNING - 2 failed events in 1 queue: user_activity 2 (newest "
-        ),
+        run.text().starts_with(&format!(
+            "QUEUE_WORKER_ERRORS WARNING - Queue errors logged in {}/user_activity.errors; 2 failed events in 1 queue: user_activity 2 (newest ",
+            d.path().display()
+        )),
         "{}",
         run.stdout
     );

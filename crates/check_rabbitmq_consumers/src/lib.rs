@@ -7,15 +7,21 @@
 //! `queue Q has N consumers, needs M`; `-w`/`-c` ranges are there for finer rules.
 //!
 //! `--zulip-grouping` counts as Zulip does: `notify_tornado_*` queues together as
-//! `notify_tornado`, and `NAME_shardN` as `NAME`.
+//! `notify_tornado`, and `NAME_shardN` as `NAME`; each group needs what Zulip's cron job asks,
+//! from `/etc/zulip/zulip.conf`. Zulip's own command lines work: `check_rabbitmq_consumers
+//! QUEUE` (Nagios, 2014-2021) and `--zulip-state-dir /var/lib/nagios_state` (the cron job's
+//! files, for `check_cron_file`).
 
 use clap::Parser;
 use custos_rabbitmq::{BrokerArgs, Filter, Queue};
+use custos_zulip::ZulipConf;
+use plugin_core::statefile::Record;
 use plugin_core::{
     args, CheckError, CheckResult, Context, Dimension, Findings, Perfdata, Plugin, Range, Report,
     State, Thresholds,
 };
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 pub const PLUGIN: Plugin = Plugin::new("check_rabbitmq_consumers", env!("CARGO_PKG_VERSION"));
 
@@ -35,9 +41,10 @@ pub struct Args {
     #[command(flatten)]
     pub filter: Filter,
 
-    /// Fewest consumers a queue may have (for queues without their own =MIN)
-    #[arg(long = "min-consumers", value_name = "N", default_value_t = 1)]
-    pub min_consumers: u64,
+    /// Fewest consumers a queue may have (for queues without their own =MIN) [default: 1; with
+    /// Zulip's grouping on a Zulip server, Zulip's targets from zulip.conf]
+    #[arg(long = "min-consumers", value_name = "N")]
+    pub min_consumers: Option<u64>,
 
     /// Warning range on each queue's consumers, e.g. 2: (fewer than 2) [default: none]
     #[arg(short = 'w', long = "warning", value_name = "RANGE", value_parser = args::count_range)]
@@ -50,6 +57,36 @@ pub struct Args {
     /// Count notify_tornado_* queues as notify_tornado and NAME_shardN as NAME (Zulip's cron job)
     #[arg(long = "zulip-grouping")]
     pub zulip_grouping: bool,
+
+    /// Zulip's command line: the queue (group) to check, Zulip's grouping implied
+    /// (check_rabbitmq_consumers notify_tornado)
+    #[arg(value_name = "QUEUE")]
+    pub zulip_queue: Vec<String>,
+
+    /// Zulip's server configuration: with Zulip's grouping, each group needs what Zulip's cron
+    /// job asks (notify_tornado one consumer per Tornado port, missedmessage_mobile_notifications
+    /// one per shard, user_activity one per shard, other queues [application_server] QUEUE_workers)
+    #[arg(long = "zulip-conf", value_name = "FILE", default_value = custos_zulip::DEFAULT_CONF)]
+    pub zulip_conf: PathBuf,
+
+    /// Write Zulip's state files as its cron job does: DIR/check-rabbitmq-consumers-QUEUE for
+    /// every group (Zulip's queues included, absent ones with 0 consumers)
+    #[arg(long = "zulip-state-dir", value_name = "DIR")]
+    pub zulip_state_dir: Option<PathBuf>,
+}
+
+impl Args {
+    /// Zulip's grouping: asked for, or implied by Zulip's arguments.
+    pub fn grouped(&self) -> bool {
+        self.zulip_grouping || !self.zulip_queue.is_empty() || self.zulip_state_dir.is_some()
+    }
+
+    /// The queues named: --queue's, then Zulip's positional ones.
+    fn named(&self) -> Vec<(String, Option<u64>)> {
+        let mut named = self.queue.clone();
+        named.extend(self.zulip_queue.iter().map(|q| (q.clone(), None)));
+        named
+    }
 }
 
 /// `NAME` or `NAME=MIN`.
@@ -89,31 +126,66 @@ pub fn group_name(queue: &str) -> String {
 }
 
 pub fn check(args: &Args, ctx: &Context) -> CheckResult {
-    let broker = args
-        .broker
-        .connect(ctx, &format!("custos/{} {}", PLUGIN.name, PLUGIN.version))?;
-    let names: Vec<String> = args.queue.iter().map(|(n, _)| n.clone()).collect();
-    let grouped = args.zulip_grouping;
-    if grouped && matches!(broker, custos_rabbitmq::Broker::Amqp(_)) {
+    let broker = args.broker.connect(ctx, &PLUGIN.user_agent())?;
+    let names: Vec<String> = args.named().into_iter().map(|(n, _)| n).collect();
+    let grouped = args.grouped();
+    let zulip = if grouped {
+        ZulipConf::load(&args.zulip_conf).map_err(CheckError::unknown)?
+    } else {
+        None
+    };
+    if grouped && !broker.lists() {
         return Err(CheckError::unknown(
             "--zulip-grouping needs the management API (AMQP cannot list queues)",
         ));
     }
     // With grouping, a named queue is a group: list everything and fold.
     let asked: &[String] = if grouped { &[] } else { &names };
-    let mut report =
+    let report =
         match custos_rabbitmq::select(&broker, ctx, asked, &args.filter, &args.broker.vhost)? {
-            Some(queues) => assess(args, &queues, ctx.verbosity),
-            None => Report::ok("no queues to check"),
+            Some(queues) => assess(args, &queues, zulip.as_ref(), ctx.verbosity),
+            None => Assessed {
+                report: Report::ok("no queues to check"),
+                zulip_lines: Vec::new(),
+            },
         };
-    report.details.extend(broker.notes());
-    Ok(report)
+    if let Some(dir) = &args.zulip_state_dir {
+        write_zulip_states(dir, &report.zulip_lines)?;
+    }
+    Ok(report.report)
 }
 
-/// Judges the queues' consumers: the report.
-pub fn assess(args: &Args, queues: &[(String, Option<Queue>)], verbosity: u8) -> Report {
-    let names: Vec<String> = args.queue.iter().map(|(n, _)| n.clone()).collect();
-    let grouped = args.zulip_grouping;
+/// Writes `dir/check-rabbitmq-consumers-<queue>` for every group, Zulip's line each.
+fn write_zulip_states(dir: &Path, lines: &[(String, State, String)]) -> Result<(), CheckError> {
+    let now = plugin_core::unix_now() as i64;
+    for (queue, state, text) in lines {
+        let path = dir.join(format!("check-rabbitmq-consumers-{queue}"));
+        plugin_core::statefile::write_record(&path, &Record::new(now, *state, text)).map_err(
+            |e| CheckError::unknown(format!("cannot write state file {}: {e}", path.display())),
+        )?;
+    }
+    Ok(())
+}
+
+/// The report, with Zulip's line per group (for `--zulip-state-dir`).
+pub struct Assessed {
+    /// The status line, long output and perfdata.
+    pub report: Report,
+    /// Each group's state and Zulip's words: `queue Q has N consumers, needs M`.
+    pub zulip_lines: Vec<(String, State, String)>,
+}
+
+/// Judges the queues' consumers (`zulip`: the server's zulip.conf, for Zulip's targets): the
+/// report.
+pub fn assess(
+    args: &Args,
+    queues: &[(String, Option<Queue>)],
+    zulip: Option<&ZulipConf>,
+    verbosity: u8,
+) -> Assessed {
+    let named = args.named();
+    let names: Vec<String> = named.iter().map(|(n, _)| n.clone()).collect();
+    let grouped = args.grouped();
     // Consumers per queue (or group); None: the queue does not exist or has no statistics.
     let mut counts: BTreeMap<String, Result<u64, &'static str>> = BTreeMap::new();
     for (name, q) in queues {
@@ -136,10 +208,20 @@ pub fn assess(args: &Args, queues: &[(String, Option<Queue>)], verbosity: u8) ->
         };
     }
     if grouped && !names.is_empty() {
-        // Named groups only; one with no member queue does not exist.
+        // Named groups only; one with no member queue has 0 consumers (Zulip's cron job counts
+        // consumers, so a queue nobody declared has none).
         counts.retain(|k, _| names.contains(k));
         for n in &names {
-            counts.entry(n.clone()).or_insert(Err("does not exist"));
+            counts.entry(n.clone()).or_insert(Ok(0));
+        }
+    }
+    if args.zulip_state_dir.is_some() {
+        // Zulip's cron job writes a file for each of its queues, present or not.
+        for q in custos_zulip::NORMAL_QUEUES
+            .iter()
+            .chain(&["notify_tornado"])
+        {
+            counts.entry(q.to_string()).or_insert(Ok(0));
         }
     }
 
@@ -147,18 +229,20 @@ pub fn assess(args: &Args, queues: &[(String, Option<Queue>)], verbosity: u8) ->
     let mut perf = Vec::new();
     let mut total = 0;
     let mut fewest: Option<(&str, u64)> = None;
+    let mut zulip_lines = Vec::new();
+    let mut single = None;
     for (name, count) in &counts {
-        let own = args
-            .queue
-            .iter()
-            .find(|(n, _)| n == name)
-            .and_then(|(_, m)| *m);
-        // A queue's own minimum, else -c, else --min-consumers.
+        let own = named.iter().find(|(n, _)| n == name).and_then(|(_, m)| *m);
+        // A queue's own minimum, else -c, else --min-consumers, else Zulip's target (grouped,
+        // on a Zulip server), else 1.
         let (critical, needs) = match (own, args.critical) {
             (None, Some(c)) => (c, None),
             _ => {
-                let minimum = own.unwrap_or(args.min_consumers);
-                (at_least(minimum), Some(minimum))
+                let minimum = own.or(args.min_consumers).unwrap_or_else(|| match zulip {
+                    Some(conf) if grouped => conf.consumers_needed(name),
+                    _ => 1,
+                });
+                (Range::below(minimum as f64), Some(minimum))
             }
         };
         let thresholds = Thresholds::new(args.warning, Some(critical));
@@ -178,6 +262,16 @@ pub fn assess(args: &Args, queues: &[(String, Option<Queue>)], verbosity: u8) ->
         total += count;
         if fewest.is_none_or(|(_, f)| count < f) {
             fewest = Some((name, count));
+        }
+        if let Some(m) = needs {
+            // Zulip's words, whatever the state.
+            let text = format!("queue {name} has {count} consumers, needs {m}");
+            zulip_lines.push((
+                name.clone(),
+                thresholds.evaluate(count as f64),
+                text.clone(),
+            ));
+            single = Some(text);
         }
         if let Some((state, why)) = thresholds.alert(count as f64, Dimension::Count) {
             let text = match needs {
@@ -205,10 +299,13 @@ pub fn assess(args: &Args, queues: &[(String, Option<Queue>)], verbosity: u8) ->
     if let Some((name, n)) = fewest.filter(|_| findings.is_empty()) {
         measured.push_str(&format!(", fewest {name} ({n})"));
     }
-    let mut report = Report::new(
-        findings.state(),
-        findings.summary_top(NAMED_IN_SUMMARY, Some(&measured)),
-    );
+    // One queue with a minimum: Zulip's line is the summary (`queue Q has N consumers, needs
+    // M`), whatever the state.
+    let summary = match single.filter(|_| counts.len() == 1) {
+        Some(text) => text,
+        None => findings.summary_top(NAMED_IN_SUMMARY, Some(&measured)),
+    };
+    let mut report = Report::new(findings.state(), summary);
     report.details = findings.lines().into_iter().map(String::from).collect();
     if verbosity > 0 {
         for (name, count) in &counts {
@@ -218,15 +315,9 @@ pub fn assess(args: &Args, queues: &[(String, Option<Queue>)], verbosity: u8) ->
         }
     }
     report.perfdata = perf;
-    report
-}
-
-/// Alerts below `n`: the range `n:`.
-fn at_least(n: u64) -> Range {
-    Range {
-        start: Some(n as f64),
-        end: None,
-        inside: false,
+    Assessed {
+        report,
+        zulip_lines,
     }
 }
 

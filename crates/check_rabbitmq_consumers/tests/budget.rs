@@ -1,10 +1,12 @@
 //! 10,000 queues without consumers: a short status line, the long output worst first, the
 //! whole output within the 4 KiB budget.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use check_rabbitmq_consumers::{assess, Args, PLUGIN};
 use clap::Parser;
 use custos_rabbitmq::Queue;
-use plugin_core::output::render_nagios;
+use plugin_core::render_nagios;
 
 #[test]
 fn ten_thousand_unconsumed_queues_stay_within_the_budget() {
@@ -21,7 +23,7 @@ fn ten_thousand_unconsumed_queues_stay_within_the_budget() {
             (name, Some(q))
         })
         .collect();
-    let report = assess(&args, &queues, 0);
+    let report = assess(&args, &queues, None, 0).report;
     let out = render_nagios(&PLUGIN.label(), &report, 4096);
     assert!(out.len() <= 4096, "{} bytes", out.len());
     let first = out.lines().next().unwrap();

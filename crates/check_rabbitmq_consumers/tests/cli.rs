@@ -1,5 +1,7 @@
 //! check_rabbitmq_consumers against the harness' RabbitMQ node with real AMQP consumers.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use custos_harness::plugin::{run_plugin_with, PluginRun};
 use std::process::Command;
 
@@ -170,5 +172,124 @@ fn amqp_counts_consumers_of_named_queues() {
     assert_eq!(
         (run.code, run.text()),
         (3, "RABBITMQ_CONSUMERS UNKNOWN - --zulip-grouping needs the management API (AMQP cannot list queues)")
+    );
+}
+
+/// Zulip's command line (`check_rabbitmq_consumers QUEUE`), its targets from zulip.conf
+/// (Tornado ports, mobile notification shards), its words, and its cron job's state files.
+#[test]
+fn zulips_queue_argument_targets_and_state_files() {
+    let _held = vhost_with(
+        "zcons",
+        &[
+            ("notify_tornado_9800", 1),
+            ("notify_tornado_9801", 1),
+            ("missedmessage_mobile_notifications_shard1", 1),
+            ("missedmessage_mobile_notifications_shard2", 0),
+            ("deferred_work", 1),
+        ],
+    );
+    let d = tempfile::tempdir().unwrap();
+    let conf = d.path().join("zulip.conf");
+    std::fs::write(
+        &conf,
+        "[machine]\ndeploy_type = production\n\n[tornado_sharding]\n9800 = realm1\n9801 = realm2\n\n\
+         [application_server]\nmobile_notification_shards = 2\n",
+    )
+    .unwrap();
+    let c = conf.to_str().unwrap();
+    let base = ["--vhost", "zcons", "--zulip-conf", c];
+    for (queue, code, text) in [
+        (
+            "notify_tornado",
+            0,
+            "queue notify_tornado has 2 consumers, needs 2",
+        ),
+        (
+            "missedmessage_mobile_notifications",
+            2,
+            "queue missedmessage_mobile_notifications has 1 consumers, needs 2",
+        ),
+        (
+            "deferred_work",
+            0,
+            "queue deferred_work has 1 consumers, needs 1",
+        ),
+        (
+            "email_mirror",
+            2,
+            "queue email_mirror has 0 consumers, needs 1",
+        ),
+    ] {
+        let run = self::run(&[&base[..], &[queue]].concat());
+        assert_eq!(
+            (run.code, run.text()),
+            (
+                code,
+                &*format!(
+                    "RABBITMQ_CONSUMERS {} - {text}",
+                    ["OK", "", "CRITICAL"][code as usize]
+                )
+            )
+        );
+    }
+    // Without zulip.conf, every group needs one (Zulip's default).
+    let run = self::run(&[
+        "--vhost",
+        "zcons",
+        "--zulip-conf",
+        "/nonexistent/zulip.conf",
+        "notify_tornado",
+    ]);
+    assert_eq!(
+        run.text(),
+        "RABBITMQ_CONSUMERS OK - queue notify_tornado has 2 consumers, needs 1"
+    );
+    // The cron job: a file per group, Zulip's queues included, in Zulip's words.
+    let state = d.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let run = self::run(&[&base[..], &["--zulip-state-dir", state.to_str().unwrap()]].concat());
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    let read = |q: &str| {
+        let line =
+            std::fs::read_to_string(state.join(format!("check-rabbitmq-consumers-{q}"))).unwrap();
+        line.split_once('|').unwrap().1.trim_end().to_string()
+    };
+    assert_eq!(
+        read("notify_tornado"),
+        "0|OK|queue notify_tornado has 2 consumers, needs 2"
+    );
+    assert_eq!(
+        read("missedmessage_mobile_notifications"),
+        "2|CRITICAL|queue missedmessage_mobile_notifications has 1 consumers, needs 2"
+    );
+    assert_eq!(
+        read("thumbnail"),
+        "2|CRITICAL|queue thumbnail has 0 consumers, needs 1"
+    );
+    assert_eq!(
+        read("deferred_work"),
+        "0|OK|queue deferred_work has 1 consumers, needs 1"
+    );
+    // The same through rabbitmqctl, as Zulip's root cron job reads it.
+    let r = custos_harness::rabbitmq();
+    let run = self::run(
+        &[
+            &base[..],
+            &[
+                "--source",
+                "rabbitmqctl",
+                "--rabbitmqctl",
+                &r.ctl_command(),
+                "notify_tornado",
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        run.text(),
+        "RABBITMQ_CONSUMERS OK - queue notify_tornado has 2 consumers, needs 2",
+        "{}",
+        run.stdout
     );
 }

@@ -67,37 +67,71 @@ pub fn strip_shard(queue: &str) -> &str {
     }
 }
 
-/// The verdict for one queue: state, message (empty when OK), and the drain time if known.
+/// The verdict for one queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// The queue's state.
+    pub state: State,
+    /// custos' words (empty when OK).
+    pub text: String,
+    /// Zulip's words, as `check_rabbitmq_queue.py` writes them after `queue Q problem: STATE:`
+    /// (empty when OK).
+    pub zulip: String,
+    /// The drain time, when known.
+    pub expected: Option<f64>,
+}
+
+/// A float as Python's `repr` writes it (`75.0`, `0.5`, `1700000000.25`), for Zulip's words.
+pub fn py_float(v: f64) -> String {
+    if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e16 {
+        format!("{v:.1}")
+    } else {
+        format!("{v}")
+    }
+}
+
+/// The verdict for one queue with `messages` messages, its stats, at time `now`.
 pub fn judge(
     queue: &str,
     messages: u64,
     stats: Result<Stats, String>,
     now: f64,
     overrides: &[(String, f64, f64)],
-) -> (State, String, Option<f64>) {
+) -> Verdict {
     let stats = match stats {
         Ok(s) => s,
         Err(why) => {
-            return (
-                State::Unknown,
-                format!("queue {queue}: invalid or no stats data ({why})"),
-                None,
-            )
+            return Verdict {
+                state: State::Unknown,
+                text: format!("queue {queue}: invalid or no stats data ({why})"),
+                zulip: "invalid or no stats data".into(),
+                expected: None,
+            }
         }
     };
     let age = now - stats.update_time;
     if age > STUCK_AFTER && messages > STUCK_MESSAGES {
-        return (
-            State::Critical,
-            format!(
+        return Verdict {
+            state: State::Critical,
+            text: format!(
                 "queue {queue} appears to be stuck: stats last updated {}s ago, {messages} messages",
                 age.round()
             ),
-            None,
-        );
+            zulip: format!(
+                "queue appears to be stuck, last update {}, queue size {messages}",
+                py_float(stats.update_time)
+            ),
+            expected: None,
+        };
     }
+    let ok = |expected| Verdict {
+        state: State::Ok,
+        text: String::new(),
+        zulip: String::new(),
+        expected,
+    };
     let Some(avg) = stats.recent_average_consume_time else {
-        return (State::Ok, String::new(), None);
+        return ok(None);
     };
     let expected = messages as f64 * avg;
     let (warning, critical) = limits(queue, overrides);
@@ -106,22 +140,25 @@ pub fn judge(
     } else if expected > warning {
         State::Warning
     } else {
-        State::Ok
+        return ok(Some(expected));
     };
     let limit = if state == State::Critical {
         format!("critical > {critical}s")
     } else {
         format!("warning > {warning}s")
     };
-    let text = if state == State::Ok {
-        String::new()
-    } else {
-        format!(
+    Verdict {
+        state,
+        text: format!(
             "queue {queue}: clearing the backlog will take {}s ({limit}), {messages} messages",
-            plugin_core::units::format_number((expected * 10.0).round() / 10.0)
-        )
-    };
-    (state, text, Some(expected))
+            plugin_core::format_number((expected * 10.0).round() / 10.0)
+        ),
+        zulip: format!(
+            "clearing the backlog will take too long: {}s, size: {messages}",
+            py_float(expected)
+        ),
+        expected: Some(expected),
+    }
 }
 
 /// `QUEUE=W,C` (seconds, or durations such as 20min).
@@ -168,38 +205,50 @@ mod tests {
         let o = vec![("user_activity".to_string(), 5.0, 9.0)];
         assert_eq!(limits("user_activity", &o), (5.0, 9.0));
         // 300 messages x 5 s = 1500 s: digest_emails warns (1200 < 1500 <= 1800).
-        let (s, m, e) = judge("digest_emails", 300, stats(1.0, Some(5.0)), 1000.0, &[]);
-        assert_eq!(s, State::Warning);
+        let v = judge("digest_emails", 300, stats(1.0, Some(5.0)), 1000.0, &[]);
+        assert_eq!(v.state, State::Warning);
         assert_eq!(
-            m,
+            v.text,
             "queue digest_emails: clearing the backlog will take 1500s (warning > 1200s), 300 messages"
         );
-        assert_eq!(e, Some(1500.0));
+        assert_eq!(
+            v.zulip,
+            "clearing the backlog will take too long: 1500.0s, size: 300"
+        );
+        assert_eq!(v.expected, Some(1500.0));
         // Strictly greater: exactly the limit is fine.
         assert_eq!(
-            judge("q", 30, stats(1.0, Some(1.0)), 1000.0, &[]).0,
+            judge("q", 30, stats(1.0, Some(1.0)), 1000.0, &[]).state,
             State::Ok
         );
         assert_eq!(
-            judge("q", 61, stats(1.0, Some(1.0)), 1000.0, &[]).0,
+            judge("q", 61, stats(1.0, Some(1.0)), 1000.0, &[]).state,
             State::Critical
         );
         // Stuck: old stats and more than 10 messages; 10 messages is not stuck.
-        let (s, m, _) = judge("q", 11, stats(200.0, Some(0.001)), 1000.0, &[]);
-        assert_eq!(s, State::Critical);
+        let v = judge("q", 11, stats(200.0, Some(0.001)), 1000.0, &[]);
+        assert_eq!(v.state, State::Critical);
         assert_eq!(
-            m,
+            v.text,
             "queue q appears to be stuck: stats last updated 200s ago, 11 messages"
         );
         assert_eq!(
-            judge("q", 10, stats(200.0, Some(0.001)), 1000.0, &[]).0,
+            v.zulip,
+            "queue appears to be stuck, last update 800.0, queue size 11"
+        );
+        assert_eq!(
+            judge("q", 10, stats(200.0, Some(0.001)), 1000.0, &[]).state,
             State::Ok
         );
         // No average yet: OK; no stats: UNKNOWN.
-        assert_eq!(judge("q", 1000, stats(1.0, None), 1000.0, &[]).0, State::Ok);
-        let (s, m, _) = judge("q", 1, Err("x.stats: gone".into()), 1000.0, &[]);
         assert_eq!(
-            (s, m.as_str()),
+            judge("q", 1000, stats(1.0, None), 1000.0, &[]).state,
+            State::Ok
+        );
+        let v = judge("q", 1, Err("x.stats: gone".into()), 1000.0, &[]);
+        assert_eq!(v.zulip, "invalid or no stats data");
+        assert_eq!(
+            (v.state, v.text.as_str()),
             (
                 State::Unknown,
                 "queue q: invalid or no stats data (x.stats: gone)"

@@ -15,8 +15,8 @@ pub mod drain;
 use clap::Parser;
 use custos_rabbitmq::{BrokerArgs, Filter, Queue};
 use plugin_core::{
-    args, CheckResult, Context, Dimension, Findings, Perfdata, Plugin, Range, Report, State,
-    Thresholds, Uom,
+    args, plural, CheckResult, Context, Dimension, Findings, Perfdata, Plugin, Range, Report,
+    State, Thresholds, Uom,
 };
 use regex_lite::Regex;
 use std::path::PathBuf;
@@ -65,12 +65,60 @@ pub struct Args {
     /// Node health checks of the management API, comma-separated (alarms, local-alarms, virtual-hosts, ...; none)
     #[arg(long = "health", value_name = "LIST", default_value = "alarms")]
     pub health: String,
+
+    /// Zulip's check-rabbitmq-queue exactly: its queues with consumers by drain time (stats in
+    /// --stats-dir, default /var/log/zulip/queue_stats), the others by count, and Zulip's words
+    /// (queues normal; queue Q problem: STATE:...) as the summary
+    #[arg(long = "zulip")]
+    pub zulip: bool,
+}
+
+/// Zulip's queue stats directory (`QUEUE_STATS_DIR`).
+pub const ZULIP_STATS_DIR: &str = "/var/log/zulip/queue_stats";
+
+/// How one queue is judged.
+enum Rule<'a> {
+    Count,
+    Drain(&'a std::path::Path),
+    /// Not at all (Zulip's mode: one of its queues without consumers is the consumers check's).
+    Skip,
+}
+
+impl Args {
+    /// The stats directory: `--stats-dir`, or Zulip's with `--zulip`.
+    fn stats_dir(&self) -> Option<&std::path::Path> {
+        match &self.stats_dir {
+            Some(d) => Some(d),
+            None if self.zulip => Some(std::path::Path::new(ZULIP_STATS_DIR)),
+            None => None,
+        }
+    }
+
+    /// How `name` (with or without consumers) is judged.
+    fn rule(&self, name: &str, consumed: bool) -> Rule<'_> {
+        let Some(dir) = self.stats_dir() else {
+            return Rule::Count;
+        };
+        if self.zulip {
+            // check_rabbitmq_queue.py: its queues (and their shards) by drain time when
+            // consumed, never by count; every other queue by count.
+            let normal = custos_zulip::NORMAL_QUEUES.contains(&drain::strip_shard(name));
+            return match (normal, consumed && !name.starts_with("notify_tornado")) {
+                (true, true) => Rule::Drain(dir),
+                (true, false) => Rule::Skip,
+                (false, _) => Rule::Count,
+            };
+        }
+        if consumed && !self.count_only.is_match(name) {
+            Rule::Drain(dir)
+        } else {
+            Rule::Count
+        }
+    }
 }
 
 pub fn check(args: &Args, ctx: &Context) -> CheckResult {
-    let broker = args
-        .broker
-        .connect(ctx, &format!("custos/{} {}", PLUGIN.name, PLUGIN.version))?;
+    let broker = args.broker.connect(ctx, &PLUGIN.user_agent())?;
     let mut findings = Findings::default();
     for name in args.health.split(',').map(str::trim) {
         if name.is_empty() || name == "none" {
@@ -86,18 +134,14 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
     }
     let selected =
         custos_rabbitmq::select(&broker, ctx, &args.queue, &args.filter, &args.broker.vhost)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0);
-    let mut report = match selected {
+    let now = plugin_core::unix_now();
+    let report = match selected {
         Some(queues) => assess(args, &queues, findings, now, ctx.verbosity),
         None => Report::new(
             findings.state(),
             findings.summary(Some("no queues to check")),
         ),
     };
-    report.details.extend(broker.notes());
     Ok(report)
 }
 
@@ -115,6 +159,8 @@ pub fn assess(
     let mut details = Vec::new();
     let mut perf = Vec::new();
     let mut drains = Vec::new();
+    // Zulip's words per problem queue: (state, "queue Q problem: STATE:message").
+    let mut zulip: Vec<(State, String)> = Vec::new();
     for (name, queue) in queues {
         let Some(q) = queue else {
             findings.add_ranked(State::Critical, format!("queue {name} does not exist"), 0.0);
@@ -131,29 +177,43 @@ pub fn assess(
             largest = Some((name, messages));
         }
         let consumed = q.consumers.unwrap_or(0) > 0;
-        let by_drain = args
-            .stats_dir
-            .as_ref()
-            .filter(|_| consumed && !args.count_only.is_match(name));
         let mut item = Perfdata::new(name, messages as f64).min(0.0);
-        if let Some(dir) = by_drain {
+        let rule = args.rule(name, consumed);
+        if let Rule::Drain(dir) = rule {
             let stats = drain::read_stats(dir, name);
-            let (state, text, expected) =
-                drain::judge(name, messages, stats, now, &args.drain_limit);
-            if state != State::Ok {
-                findings.add_ranked(state, text, expected.unwrap_or(messages as f64));
+            let verdict = drain::judge(name, messages, stats, now, &args.drain_limit);
+            let expected = verdict.expected;
+            if verdict.state != State::Ok {
+                zulip.push((
+                    verdict.state,
+                    format!("queue {name} problem: {}:{}", verdict.state, verdict.zulip),
+                ));
+                findings.add_ranked(
+                    verdict.state,
+                    verdict.text,
+                    expected.unwrap_or(messages as f64),
+                );
             }
             let (w, c) = drain::limits(name, &args.drain_limit);
             drains.push(match expected {
                 Some(e) => Perfdata::new(format!("{name}_drain"), e)
                     .uom(Uom::Seconds)
-                    .warning(Some(upper(w)))
-                    .critical(Some(upper(c)))
+                    .warning(Some(Range::up_to(w)))
+                    .critical(Some(Range::up_to(c)))
                     .min(0.0),
                 None => Perfdata::unmeasured(format!("{name}_drain")).uom(Uom::Seconds),
             });
-        } else {
+        } else if let Rule::Count = rule {
             if let Some((state, why)) = counts.alert(messages as f64, Dimension::Count) {
+                let level = if state == State::Critical {
+                    "critical"
+                } else {
+                    "warning"
+                };
+                zulip.push((
+                    state,
+                    format!("queue {name} problem: {state}:count {level}: {messages}"),
+                ));
                 findings.add_ranked(
                     state,
                     format!("queue {name}: {messages} messages ({why})"),
@@ -182,6 +242,22 @@ pub fn assess(
         findings.summary_top(NAMED_IN_SUMMARY, Some(&measured)),
     );
     report.details = findings.lines().into_iter().map(String::from).collect();
+    if args.zulip {
+        // Zulip's line is the summary (what its state file said); custos' words follow.
+        zulip.sort_by_key(|(state, _)| std::cmp::Reverse(state.severity()));
+        let mut lines: Vec<String> = Vec::new();
+        if !findings.is_empty() && zulip.is_empty() {
+            // Only custos' own findings (a health check, a missing queue): its summary.
+            lines.push(report.summary.clone());
+        }
+        lines.extend(zulip.into_iter().map(|(_, text)| text));
+        report.summary = if lines.is_empty() {
+            "queues normal".to_string()
+        } else {
+            lines.join("; ")
+        };
+        report.details.insert(0, measured);
+    }
     report.details.extend(details);
     // Most useful first, as the output budget keeps whole items from the front.
     report.perfdata = vec![
@@ -221,23 +297,6 @@ fn per_queue(
             Some(Perfdata::new(format!("{name}_{what}"), v).min(0.0))
         })
         .collect()
-}
-
-/// Alerts above `limit`: the range `limit` (0..limit).
-fn upper(limit: f64) -> Range {
-    Range {
-        start: Some(0.0),
-        end: Some(limit),
-        inside: false,
-    }
-}
-
-fn plural(n: u64) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
 }
 
 /// One queue's numbers for `-v`.

@@ -2,10 +2,12 @@
 //! output lists problem queues worst first, and the whole output keeps the 4 KiB budget with
 //! perfdata that still parses.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use check_rabbitmq_queues::{assess, Args, PLUGIN};
 use clap::Parser;
 use custos_rabbitmq::Queue;
-use plugin_core::output::render_nagios;
+use plugin_core::render_nagios;
 use plugin_core::{Findings, Perfdata};
 
 #[test]

@@ -2,6 +2,8 @@
 //! published over AMQP, real consumers (lapin), stats files written the way Zulip's workers
 //! write them; and against a broker that is down, silent or talks garbage.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use custos_harness::faults::{Fault, FaultServer};
 use custos_harness::plugin::{run_plugin_with, PluginRun};
 use std::process::Command;
@@ -489,5 +491,193 @@ fn amqp_path_without_management_rights() {
         (run.code, run.text()),
         (3, "RABBITMQ_QUEUES UNKNOWN - AMQP cannot list queues: name them with --queue, or use the management API")
     );
+    amqp.stop(consumer).unwrap();
+}
+
+/// `--zulip`: Zulip's check-rabbitmq-queue, its rules and its words, so the state file its
+/// Nagios service reads says what it said: Zulip's queues with consumers by drain time, its
+/// queues without consumers left to the consumers check, every other queue by count.
+#[test]
+fn zulip_mode_says_what_zulips_cron_job_said() {
+    let _node = NODE.read().unwrap_or_else(|e| e.into_inner());
+    let r = custos_harness::rabbitmq();
+    let vhost = "zulipmode";
+    r.add_vhost(vhost).unwrap();
+    let amqp = r.amqp(vhost).unwrap();
+    let queues = [
+        ("custom_queue", 60, false),  // not Zulip's: count rule, critical
+        ("digest_emails", 300, true), // 300 x 5 s = 1500 s: warning
+        ("user_activity", 20, false), // Zulip's, no consumer: not judged here
+        ("email_senders", 4, true),   // 4 x 0.5 s: fine
+    ];
+    let mut consumers = Vec::new();
+    for (name, n, consumed) in queues {
+        r.fresh_queue(vhost, name).unwrap();
+        amqp.publish(name, n).unwrap();
+        if consumed {
+            consumers.push(amqp.consume(name).unwrap());
+        }
+    }
+    for (name, n, consumed) in queues {
+        r.wait_for(vhost, name, n as u64, u64::from(consumed))
+            .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (name, avg) in [("digest_emails", 5.0), ("email_senders", 0.5)] {
+        let stats =
+            serde_json::json!({"update_time": now() - 1.0, "recent_average_consume_time": avg});
+        std::fs::write(dir.path().join(format!("{name}.stats")), stats.to_string()).unwrap();
+    }
+    let state = dir.path().join("check-rabbitmq-results");
+    let args = [
+        "--vhost",
+        vhost,
+        "--zulip",
+        "--stats-dir",
+        dir.path().to_str().unwrap(),
+        "--state-file",
+        state.to_str().unwrap(),
+    ];
+    let run = run(&args);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    let zulip = "queue custom_queue problem: CRITICAL:count critical: 60; \
+                 queue digest_emails problem: WARNING:clearing the backlog will take too long: 1500.0s, size: 300";
+    assert_eq!(run.text(), format!("RABBITMQ_QUEUES CRITICAL - {zulip}"));
+    let line = std::fs::read_to_string(&state).unwrap();
+    assert!(line.ends_with(&format!("|2|CRITICAL|{zulip}\n")), "{line}");
+    // Nothing wrong: Zulip's "queues normal".
+    let run = self::run(&[&args[..], &["--exclude", "custom_queue|digest_emails"]].concat());
+    assert_eq!(
+        run.text(),
+        "RABBITMQ_QUEUES OK - queues normal",
+        "{}",
+        run.stdout
+    );
+    for c in consumers {
+        amqp.stop(c).unwrap();
+    }
+}
+
+/// The same vhost through every source: the management API (lean and with rates), the
+/// Prometheus plugin, rabbitmqctl and AMQP give the same messages and consumers (AMQP counts
+/// ready messages only, as the protocol's declare-ok does).
+#[test]
+fn every_source_gives_the_same_numbers() {
+    let _node = NODE.read().unwrap_or_else(|e| e.into_inner());
+    let r = custos_harness::rabbitmq();
+    let vhost = "sources";
+    r.add_vhost(vhost).unwrap();
+    let amqp = r.amqp(vhost).unwrap();
+    for (name, n) in [("s_consumed", 3), ("s_ready", 7), ("s_empty", 0)] {
+        r.fresh_queue(vhost, name).unwrap();
+        amqp.publish(name, n).unwrap();
+    }
+    let consumer = amqp.consume("s_consumed").unwrap();
+    r.wait_for(vhost, "s_consumed", 3, 1).unwrap();
+    r.wait_for(vhost, "s_ready", 7, 0).unwrap();
+    let numbers = |run: &PluginRun| -> Vec<(Option<f64>, Option<f64>)> {
+        ["s_consumed", "s_ready", "s_empty"]
+            .iter()
+            .map(|q| (run.perf(q).value, run.perf(&format!("{q}_consumers")).value))
+            .collect()
+    };
+    let expected = vec![
+        (Some(3.0), Some(1.0)),
+        (Some(7.0), Some(0.0)),
+        (Some(0.0), Some(0.0)),
+    ];
+    let base = [
+        "--vhost", vhost, "-w", "100", "-c", "200", "--health", "none",
+    ];
+    let prom = r.prometheus_url();
+    let ctl = r.ctl_command();
+    for source in [
+        vec!["--source", "api"],
+        vec!["--source", "api", "--rates"],
+        vec!["--source", "prometheus", "--prometheus-url", &prom],
+        vec!["--prometheus-url", &prom],
+        vec!["--source", "rabbitmqctl", "--rabbitmqctl", &ctl],
+    ] {
+        // Prometheus and the statistics are refreshed every collect_statistics_interval.
+        let run = custos_harness::util::wait_until(
+            &format!("{source:?} to report the queues"),
+            Duration::from_secs(30),
+            || {
+                let run = self::run(&[&base[..], &source[..]].concat());
+                (numbers(&run) == expected).then_some(run)
+            },
+        )
+        .unwrap_or_else(|e| {
+            panic!(
+                "{source:?}: {e}: {}",
+                self::run(&[&base[..], &source[..]].concat()).stdout
+            )
+        });
+        assert_eq!(run.code, 0, "{source:?}: {}", run.stdout);
+        assert!(
+            run.text()
+                .ends_with("3 queues, 10 messages, largest s_ready (7)"),
+            "{}",
+            run.stdout
+        );
+    }
+    let url = format!("amqp://{}@{}:{}/{vhost}", r.user, r.host, r.amqp_port);
+    let run = run(&[
+        "--amqp-url",
+        &url,
+        "--queue",
+        "s_consumed",
+        "--queue",
+        "s_ready",
+        "--queue",
+        "s_empty",
+        "-w",
+        "100",
+        "-c",
+        "200",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    // One of s_consumed's three is delivered, unacknowledged: declare-ok counts the other two.
+    assert_eq!(
+        numbers(&run),
+        vec![
+            (Some(2.0), Some(1.0)),
+            (Some(7.0), Some(0.0)),
+            (Some(0.0), Some(0.0))
+        ]
+    );
+    // A source that cannot answer says so.
+    let run = self::run(&[
+        "--vhost",
+        vhost,
+        "--source",
+        "prometheus",
+        "--prometheus-url",
+        "http://127.0.0.1:1",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    let run = self::run(&[
+        "--vhost",
+        vhost,
+        "--source",
+        "rabbitmqctl",
+        "--rabbitmqctl",
+        "/nonexistent/rabbitmqctl",
+    ]);
+    assert_eq!(run.code, 3, "{}", run.stdout);
+    assert!(
+        run.text().contains("cannot run rabbitmqctl list_queues"),
+        "{}",
+        run.stdout
+    );
+    let run = self::run(&[
+        "--vhost",
+        "no-such-vhost",
+        "--source",
+        "rabbitmqctl",
+        "--rabbitmqctl",
+        &ctl,
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
     amqp.stop(consumer).unwrap();
 }

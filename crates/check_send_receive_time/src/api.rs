@@ -116,6 +116,7 @@ impl Api {
 
     /// `POST /messages`: a direct message to `to`; its id.
     pub fn send(&self, ctx: &Context, bot: &Bot, to: &str, content: &str) -> Result<u64, Failure> {
+        #[allow(clippy::expect_used)] // serialising a list of strings cannot fail
         let to = serde_json::to_string(&[to]).expect("a list of strings");
         let reply = self.call_now(
             ctx,

@@ -18,6 +18,7 @@ pub mod zuliprc;
 use api::{Api, Failure};
 use clap::Parser;
 use custos_http::{Client, Options, TlsArgs, Url};
+use custos_zulip::{Site, SiteArgs};
 use plugin_core::{
     args, CheckError, CheckResult, Context, Dimension, Perfdata, Plugin, Range, Report, Secret,
     State, Thresholds, Uom,
@@ -29,8 +30,35 @@ use zuliprc::Bot;
 
 /// The deadline defaults to 30 s: above the 12 s critical threshold, so that a slow delivery is
 /// measured (CRITICAL), not cut off (UNKNOWN).
-pub const PLUGIN: Plugin =
-    Plugin::new("check_send_receive_time", env!("CARGO_PKG_VERSION")).with_default_timeout("30");
+pub const PLUGIN: Plugin = Plugin::new("check_send_receive_time", env!("CARGO_PKG_VERSION"))
+    .with_default_timeout("30")
+    .with_rewrite_args(rewrite);
+
+/// Where Zulip's cron mode (`--nagios`) writes its result, for `check_cron_file`.
+pub const NAGIOS_STATE_FILE: &str = "/var/lib/nagios_state/check_send_receive_state";
+/// The same for the 2016-2019 `--websocket` cron line.
+pub const WEBSOCKET_STATE_FILE: &str = "/var/lib/nagios_state/check_send_receive_websockets_state";
+
+/// Zulip's `--nagios` (without `--munin`) writes Zulip's state file unless `--state-file` names
+/// another.
+fn rewrite(_invoked_as: &str, mut argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let has = |argv: &[std::ffi::OsString], flag: &str| {
+        argv.iter().skip(1).take_while(|a| *a != "--").any(|a| {
+            a == flag
+                || a.to_str()
+                    .is_some_and(|t| t.starts_with(&format!("{flag}=")))
+        })
+    };
+    if has(&argv, "--nagios") && !has(&argv, "--munin") && !has(&argv, "--state-file") {
+        let file = if has(&argv, "--websocket") {
+            WEBSOCKET_STATE_FILE
+        } else {
+            NAGIOS_STATE_FILE
+        };
+        argv.insert(1, format!("--state-file={file}").into());
+    }
+    argv
+}
 
 #[derive(Parser, Debug)]
 #[command(about = "Time a Zulip direct message from one bot to another, end to end")]
@@ -77,30 +105,60 @@ pub struct Args {
     #[arg(long = "keep-message")]
     pub keep_message: bool,
 
+    /// Zulip's cron mode (2014-2024 cron lines): also write the result to
+    /// /var/lib/nagios_state/check_send_receive_state (unless --state-file names another)
+    #[arg(long = "nagios", help_heading = "Zulip's options")]
+    pub nagios: bool,
+
+    /// Print munin's value (sendreceive.value SECONDS), or with the argument `config` munin's
+    /// graph configuration, as Zulip's plugin did
+    #[arg(long = "munin", help_heading = "Zulip's options")]
+    pub munin: bool,
+
+    /// Zulip's 2016-2019 websocket probe: Zulip removed that API in 2019, so the probe uses the
+    /// event queue; with --nagios the result goes to check_send_receive_websockets_state
+    #[arg(long = "websocket", help_heading = "Zulip's options")]
+    pub websocket: bool,
+
+    /// Accepted for a Zulip cron line of ~2020; the probe connects to --site as given
+    #[arg(long = "force-localhost", help_heading = "Zulip's options")]
+    pub force_localhost: bool,
+
+    /// `config`: with --munin, print munin's graph configuration and exit
+    #[arg(value_name = "config")]
+    pub config: Option<String>,
+
     #[command(flatten)]
     pub tls: TlsArgs,
+
+    #[command(flatten)]
+    pub zulip: SiteArgs,
 }
 
-/// One bot's credentials from the options and the environment (`SENDER` or `RECEIVER`).
-fn bot(
+/// `--munin config`: Zulip's graph configuration for munin, as its plugin printed it.
+pub const MUNIN_CONFIG: &str = "graph_title Send-Receive times
+graph_info The number of seconds it takes to send and receive a message from the server
+graph_args -u 5 -l 0
+graph_vlabel RTT (seconds)
+sendreceive.label Send-receive round trip time
+sendreceive.warning 3
+sendreceive.critical 5";
+
+/// One bot's credentials as the options, its zuliprc and the environment give them (`SENDER`
+/// or `RECEIVER`): the bot, or its email when no key was found (None: not even that).
+fn bot_from_options(
     role: &str,
     config: &Option<PathBuf>,
     email: &Option<String>,
     key_file: &Option<PathBuf>,
-    notes: &mut Vec<String>,
-) -> Result<Bot, CheckError> {
+) -> Result<Result<Bot, Option<String>>, CheckError> {
     let env = |what: &str| std::env::var(format!("ZULIP_{role}_{what}")).ok();
-    let from_config = config
-        .as_deref()
-        .map(|p| zuliprc::read(p, notes))
-        .transpose()?;
+    let from_config = config.as_deref().map(zuliprc::read).transpose()?;
     let key = match key_file {
-        Some(f) => {
-            let read =
-                plugin_core::secret::read_file(f, &format!("--{}-key-file", role.to_lowercase()))?;
-            notes.extend(read.warning);
-            Some(read.secret)
-        }
+        Some(f) => Some(plugin_core::secret::read_file(
+            f,
+            &format!("--{}-key-file", role.to_lowercase()),
+        )?),
         None => from_config.as_ref().map(|b| b.key.clone()),
     }
     .or_else(|| env("API_KEY").map(Secret::new));
@@ -108,23 +166,64 @@ fn bot(
         .clone()
         .or_else(|| from_config.as_ref().map(|b| b.email.clone()))
         .or_else(|| env("EMAIL"));
-    let (Some(email), Some(key)) = (email, key) else {
-        let lower = role.to_lowercase();
-        return Err(CheckError::unknown(format!(
-            "no credentials for the {lower}: give --{lower}-config, or --{lower}-email with --{lower}-key-file, or ZULIP_{role}_EMAIL and ZULIP_{role}_API_KEY"
-        )));
+    let (Some(email), Some(key)) = (email.clone(), key) else {
+        return Ok(Err(email));
     };
-    Ok(Bot {
+    Ok(Ok(Bot {
         email,
         key,
-        ..from_config.unwrap_or(Bot {
-            email: String::new(),
-            key: Secret::default(),
-            site: None,
-            insecure: false,
-            cert_bundle: None,
-        })
-    })
+        ..from_config.unwrap_or_else(|| Bot::new(String::new(), Secret::default()))
+    }))
+}
+
+/// Both bots: from the options, zuliprc files and the environment; on a Zulip server, what is
+/// missing comes from Zulip itself, as Zulip's plugin took it (the bots named by Zulip's
+/// settings, their keys from Zulip's database).
+fn bots(args: &Args, site: Option<&Site>, ctx: &Context) -> Result<(Bot, Bot), CheckError> {
+    let sender = bot_from_options(
+        "SENDER",
+        &args.sender_config,
+        &args.sender_email,
+        &args.sender_key_file,
+    )?;
+    let receiver = bot_from_options(
+        "RECEIVER",
+        &args.receiver_config,
+        &args.receiver_email,
+        &args.receiver_key_file,
+    )?;
+    if let (Ok(s), Ok(r)) = (&sender, &receiver) {
+        return Ok((s.clone(), r.clone()));
+    }
+    let Some(site) = site else {
+        let lower = if sender.is_err() {
+            "sender"
+        } else {
+            "receiver"
+        };
+        let upper = lower.to_uppercase();
+        return Err(CheckError::unknown(format!(
+            "no credentials for the {lower}: give --{lower}-config, or --{lower}-email with --{lower}-key-file, or ZULIP_{upper}_EMAIL and ZULIP_{upper}_API_KEY (on a Zulip server they come from Zulip; {} is not there)",
+            args.zulip.conf.display()
+        )));
+    };
+    let (send_default, receive_default) = site.nagios_bots();
+    let email = |b: &Result<Bot, Option<String>>, default: String| match b {
+        Ok(bot) => bot.email.clone(),
+        Err(email) => email.clone().unwrap_or(default),
+    };
+    let emails = [
+        email(&sender, send_default),
+        email(&receiver, receive_default),
+    ];
+    let keys = site.bot_keys(ctx, PLUGIN.name, &[&emails[0], &emails[1]])?;
+    let pick = |b: Result<Bot, Option<String>>, email: &str, key: &Secret| {
+        b.unwrap_or_else(|_| Bot::new(email.to_string(), key.clone()))
+    };
+    Ok((
+        pick(sender, &emails[0], &keys[0]),
+        pick(receiver, &emails[1], &keys[1]),
+    ))
 }
 
 /// A random 64-bit number as text (std's hasher is seeded from the OS's randomness).
@@ -144,31 +243,42 @@ enum Wait {
 }
 
 pub fn check(args: &Args, ctx: &Context) -> CheckResult {
-    let mut notes = Vec::new();
-    let sender = bot(
-        "SENDER",
-        &args.sender_config,
-        &args.sender_email,
-        &args.sender_key_file,
-        &mut notes,
-    )?;
-    let receiver = bot(
-        "RECEIVER",
-        &args.receiver_config,
-        &args.receiver_email,
-        &args.receiver_key_file,
-        &mut notes,
-    )?;
+    if args.munin && args.config.as_deref() == Some("config") {
+        return Ok(Report::ok(MUNIN_CONFIG).as_plain());
+    }
+    if let Some(other) = args.config.as_deref().filter(|c| *c != "config") {
+        return Err(CheckError::unknown(format!(
+            "unexpected argument '{other}' (the only argument is munin's 'config')"
+        )));
+    }
+    let zulip = Site::load(&args.zulip)?;
+    let (sender, receiver) = bots(args, zulip.as_ref(), ctx)?;
     let site = args
         .site
         .clone()
         .or_else(|| std::env::var("ZULIP_SITE").ok())
         .or_else(|| sender.site.clone())
         .or_else(|| receiver.site.clone())
+        .or_else(|| zulip.as_ref().and_then(Site::bot_site))
         .ok_or_else(|| {
             CheckError::unknown("no Zulip site: give --site, ZULIP_SITE, or site in the zuliprc")
         })?;
-    let base = Url::parse(&zuliprc::api_base(&site))
+    let report = probe(args, ctx, &site, &sender, &receiver)?;
+    if args.munin && report.state == State::Ok {
+        // Munin reads the value alone (Zulip printed Python's repr of the float).
+        let value = report
+            .perfdata
+            .first()
+            .and_then(|p| p.value)
+            .unwrap_or_default();
+        return Ok(Report::ok(format!("sendreceive.value {value}")).as_plain());
+    }
+    Ok(report)
+}
+
+/// The probe itself: register, send, wait, clean up, judge.
+fn probe(args: &Args, ctx: &Context, site: &str, sender: &Bot, receiver: &Bot) -> CheckResult {
+    let base = Url::parse(&zuliprc::api_base(site))
         .map_err(|e| CheckError::unknown(format!("invalid Zulip site '{site}': {e}")))?;
     let mut tls = args.tls.clone();
     tls.insecure |= sender.insecure;
@@ -192,25 +302,33 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
         .clamp(Duration::from_millis(300), Duration::from_secs(2));
 
     ctx.stage(format!("registering an event queue for {}", receiver.email));
-    let (queue, mut last) = api
-        .register(ctx, &receiver)
+    let (queue, last) = api
+        .register(ctx, receiver)
         .map_err(|f| f.into_error("Error subscribing to Zulips"))?;
     let content = probe_content();
     let started = Instant::now();
     ctx.stage(format!("sending the probe message from {}", sender.email));
-    let sent = api.send(ctx, &sender, &receiver.email, &content);
+    let sent = api.send(ctx, sender, &receiver.email, &content);
     let outcome = match &sent {
         Err(_) => None,
-        Ok(_) => Some(wait(
-            ctx, &api, &receiver, &queue, &mut last, &content, started, reserve,
-        )),
+        Ok(_) => Some(
+            Waiting {
+                api: &api,
+                receiver,
+                queue: &queue,
+                content: &content,
+                started,
+                reserve,
+            }
+            .wait(ctx, last),
+        ),
     };
 
     // Clean up whatever happened: the message (unless kept), then the queue.
-    let mut details = notes;
+    let mut details = Vec::new();
     if let (Ok(id), false) = (&sent, args.keep_message) {
         ctx.stage(format!("deleting the probe message {id}"));
-        match api.delete_message(ctx, &sender, *id) {
+        match api.delete_message(ctx, sender, *id) {
             Ok(()) if ctx.verbosity > 0 => details.push(format!("probe message {id} deleted")),
             Ok(()) => {}
             Err(f) => details.push(format!(
@@ -220,7 +338,7 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
         }
     }
     ctx.stage(format!("deleting the event queue {queue}"));
-    match api.deregister(ctx, &receiver, &queue) {
+    match api.deregister(ctx, receiver, &queue) {
         Ok(()) if ctx.verbosity > 0 => details.push(format!("event queue {queue} deleted")),
         Ok(()) => {}
         Err(f) => details.push(format!(
@@ -285,33 +403,42 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
     Ok(report)
 }
 
-/// Long-polls the receiver's queue until the probe arrives, a heartbeat comes, or only the
-/// reserve is left.
-#[allow(clippy::too_many_arguments)]
-fn wait(
-    ctx: &Context,
-    api: &Api,
-    receiver: &Bot,
-    queue: &str,
-    last: &mut i64,
-    content: &str,
+/// A probe on its way: what waiting for it needs.
+struct Waiting<'a> {
+    api: &'a Api,
+    receiver: &'a Bot,
+    queue: &'a str,
+    content: &'a str,
     started: Instant,
+    /// Kept back from the deadline for the clean-up.
     reserve: Duration,
-) -> Result<Wait, Failure> {
-    loop {
-        let left = ctx.remaining().saturating_sub(reserve);
-        ctx.stage(format!("waiting for the probe message in queue {queue}"));
-        let elapsed = || started.elapsed().as_secs_f64();
-        if left.is_zero() {
-            return Ok(Wait::Nothing(elapsed()));
-        }
-        let Some(events) = api.events(ctx, receiver, queue, *last, left)? else {
-            return Ok(Wait::Nothing(elapsed()));
-        };
-        match scan_events(&events, last, content) {
-            Seen::Probe => return Ok(Wait::Received(elapsed())),
-            Seen::Heartbeat => return Ok(Wait::Heartbeat(elapsed())),
-            Seen::Nothing => {}
+}
+
+impl Waiting<'_> {
+    /// Long-polls the receiver's queue from event `last` until the probe arrives, a heartbeat
+    /// comes, or only the reserve is left.
+    fn wait(&self, ctx: &Context, mut last: i64) -> Result<Wait, Failure> {
+        let elapsed = || self.started.elapsed().as_secs_f64();
+        loop {
+            let left = ctx.remaining().saturating_sub(self.reserve);
+            ctx.stage(format!(
+                "waiting for the probe message in queue {}",
+                self.queue
+            ));
+            if left.is_zero() {
+                return Ok(Wait::Nothing(elapsed()));
+            }
+            let Some(events) = self
+                .api
+                .events(ctx, self.receiver, self.queue, last, left)?
+            else {
+                return Ok(Wait::Nothing(elapsed()));
+            };
+            match scan_events(&events, &mut last, self.content) {
+                Seen::Probe => return Ok(Wait::Received(elapsed())),
+                Seen::Heartbeat => return Ok(Wait::Heartbeat(elapsed())),
+                Seen::Nothing => {}
+            }
         }
     }
 }

@@ -19,6 +19,19 @@ pub struct Bot {
     pub cert_bundle: Option<String>,
 }
 
+impl Bot {
+    /// A bot known by its email and key alone.
+    pub fn new(email: String, key: Secret) -> Bot {
+        Bot {
+            email,
+            key,
+            site: None,
+            insecure: false,
+            cert_bundle: None,
+        }
+    }
+}
+
 /// The `[api]` section of an INI file (ConfigParser's rules: `key = value` or `key: value`,
 /// `#`/`;` comments, section and key names case-insensitive for keys, values trimmed).
 pub fn parse_api_section(text: &str) -> Result<HashMap<String, String>, String> {
@@ -52,24 +65,13 @@ pub fn parse_api_section(text: &str) -> Result<HashMap<String, String>, String> 
     Ok(api)
 }
 
-/// Reads a zuliprc; `warnings` gets a note when others can read it.
-pub fn read(path: &Path, warnings: &mut Vec<String>) -> Result<Bot, CheckError> {
-    use std::os::unix::fs::PermissionsExt;
+/// Reads a zuliprc; when others can read it, every result says so (plugin-core's one path for
+/// readable secret files).
+pub fn read(path: &Path) -> Result<Bot, CheckError> {
     let bad = |why: String| CheckError::unknown(format!("zuliprc {}: {why}", path.display()));
     let text = plugin_core::files::read_text(path, plugin_core::files::cap::SECRET_FILE)
         .map_err(|e| CheckError::unknown(format!("cannot read zuliprc {}: {e}", path.display())))?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            let w = format!(
-                "warning: {} holds an API key and is readable by others (mode {mode:04o}); chmod 600 it",
-                path.display()
-            );
-            // Said whatever the run ends with.
-            plugin_core::runner::warn(w.clone());
-            warnings.push(w);
-        }
-    }
+    plugin_core::secret::warn_if_readable(path, "an API key");
     let api = parse_api_section(&text).map_err(bad)?;
     let field = |k: &str| api.get(k).filter(|v| !v.is_empty()).cloned();
     let email = field("email").ok_or_else(|| bad("no email in [api]".into()))?;

@@ -2,6 +2,8 @@
 //! virtualenv) run register, send_message, get_events, delete_message and deregister against
 //! it unchanged, and see Zulip's errors (a wrong key, a queue that is gone) as Zulip's.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use custos_harness::zulip::{official_client_python, ZulipServer};
 use std::process::Command;
 

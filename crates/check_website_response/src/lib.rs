@@ -327,6 +327,17 @@ fn time_thresholds(args: &Args, ctx: &Context) -> Result<Thresholds, CheckError>
             .transpose()
             .map_err(|e| CheckError::unknown(e.0))
     };
+    if factor != 1.0 {
+        // The old script refused a warning above the critical (its usage error, its words).
+        let plain = |t: &Option<String>| t.as_deref().and_then(|t| t.trim().parse::<f64>().ok());
+        if let (Some(w), Some(c)) = (plain(&args.warning), plain(&args.critical)) {
+            if w > c {
+                return Err(CheckError::unknown(
+                    "Error: Critical must be greater than Warning (check_website_response.sh -w <warning milliseconds> -c <critical milliseconds> -u <url> [ -nocert ])",
+                ));
+            }
+        }
+    }
     Ok(Thresholds::new(
         range(&args.warning)?,
         range(&args.critical)?,

@@ -465,6 +465,25 @@ fn invoked_as_the_old_script() {
     let run = run_plugin(link.to_str().unwrap(), ["-u", &url, "-w", "0.001"]);
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert_eq!(run.perf("time").warning.unwrap().to_string(), "0.000001");
+    // A warning above the critical is the old script's usage error; under its own name a
+    // Nagios range pair is not compared that way.
+    let run = run_plugin(
+        link.to_str().unwrap(),
+        ["-u", &url, "-w", "12000", "-c", "6000"],
+    );
+    assert_eq!(run.code, 3, "{}", run.stdout);
+    assert!(
+        run.text()
+            .contains("Error: Critical must be greater than Warning"),
+        "{}",
+        run.stdout
+    );
+    let run = run_plugin(
+        link.to_str().unwrap(),
+        ["-u", &url, "-w", "6000", "-c", "6000"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(web(&["-u", &url, "-w", "12", "-c", "6"]).code, 0);
     // Under its own name, the same numbers are seconds.
     let run = web(&["-u", &url, "-w", "0.001"]);
     assert_eq!(run.perf("time").warning.unwrap().to_string(), "0.001");

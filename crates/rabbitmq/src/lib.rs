@@ -6,19 +6,27 @@
 //!   percent-encoded as path segments; IPv6 hosts work as `http://[::1]:15672`; TLS as in
 //!   every custos HTTP client (`--insecure`, `--ca-cert`).
 //! - [`amqp`]: lapin, for named queues when the management plugin is off: a passive
-//!   `queue.declare` answers with the message and consumer counts.
+//!   `queue.declare` answers with the ready messages and consumer counts.
+//! - [`prom`]: RabbitMQ's Prometheus plugin, the cheapest listing at scale.
+//! - [`ctl`]: `rabbitmqctl list_queues`, where no plugin is enabled (Zulip's stock server), as
+//!   root; `--source auto` falls back to it when the API refuses the connection.
 //! - [`BrokerArgs`]: the connection options every RabbitMQ check has. The password comes from
 //!   `--password-file`, `RABBITMQ_PASSWORD` or the URL, never only from argv, and is never
 //!   printed: URLs in messages lose their credentials.
 
 pub mod amqp;
 pub mod api;
+pub mod ctl;
+pub mod prom;
 
 use clap::Args;
 use custos_http::{TlsArgs, Url};
 use percent_encoding::percent_decode_str;
 use plugin_core::{CheckError, Context, Secret};
 use std::path::PathBuf;
+
+/// The management API of this host's broker.
+pub const DEFAULT_API_URL: &str = "http://127.0.0.1:15672";
 
 /// Environment variable holding the password.
 pub const PASSWORD_ENV: &str = "RABBITMQ_PASSWORD";
@@ -30,7 +38,7 @@ pub struct BrokerArgs {
     #[arg(
         long = "api-url",
         value_name = "URL",
-        default_value = "http://127.0.0.1:15672",
+        default_value = DEFAULT_API_URL,
         help_heading = "Connection"
     )]
     pub api_url: String,
@@ -60,10 +68,39 @@ pub struct BrokerArgs {
     )]
     pub vhost: String,
 
-    /// Queues per management API request: long lists are paged (at most 500; 0: one request)
-    #[arg(long = "page-size", value_name = "N", default_value_t = 500,
+    /// Queues per management API request with --rates: page long lists (at most 500; 0: one
+    /// request; each page costs the broker the whole list)
+    #[arg(long = "page-size", value_name = "N", default_value_t = 0,
           value_parser = clap::value_parser!(u32).range(0..=500), help_heading = "Connection")]
     pub page_size: u32,
+
+    /// Where the numbers come from: auto (AMQP with --amqp-url, Prometheus with
+    /// --prometheus-url, else the management API, and rabbitmqctl as root when the API refuses
+    /// the connection), api, prometheus, amqp, rabbitmqctl
+    #[arg(
+        long = "source",
+        value_enum,
+        default_value = "auto",
+        help_heading = "Connection"
+    )]
+    pub source: Source,
+
+    /// rabbitmq_prometheus' endpoint: the cheapest listing of a big broker
+    #[arg(
+        long = "prometheus-url",
+        value_name = "URL",
+        help_heading = "Connection"
+    )]
+    pub prometheus_url: Option<String>,
+
+    /// rabbitmqctl, as a command line (as root, or e.g. "sudo -u rabbitmq rabbitmqctl")
+    #[arg(long = "rabbitmqctl", value_name = "CMD", default_value = ctl::DEFAULT_COMMAND,
+          help_heading = "Connection")]
+    pub rabbitmqctl: String,
+
+    /// Ask the management API for message rates too (its statistics listing; also with -v)
+    #[arg(long = "rates", help_heading = "Connection")]
+    pub rates: bool,
 
     #[command(flatten)]
     pub tls: TlsArgs,
@@ -199,26 +236,80 @@ impl BrokerArgs {
         Ok(Credentials { user, password })
     }
 
-    /// The broker this run talks to: AMQP when `--amqp-url` is given, else the management API.
+    /// The broker this run talks to, by `--source`.
     pub fn connect(&self, ctx: &Context, user_agent: &str) -> Result<Broker, CheckError> {
-        match &self.amqp_url {
-            Some(url) => Ok(Broker::Amqp(amqp::Amqp::new(self, url)?)),
-            None => Ok(Broker::Api(api::Api::new(self, ctx, user_agent)?)),
-        }
+        let prom = |url: &str| prom::Prom::new(url, &self.vhost, &self.tls, user_agent);
+        let amqp_url = || {
+            self.amqp_url
+                .as_deref()
+                .ok_or_else(|| CheckError::unknown("--source amqp needs --amqp-url"))
+        };
+        Ok(match self.source {
+            Source::Amqp => Broker::Amqp(amqp::Amqp::new(self, amqp_url()?)?),
+            Source::Prometheus => Broker::Prometheus(prom(
+                self.prometheus_url.as_deref().unwrap_or(prom::DEFAULT_URL),
+            )?),
+            Source::Rabbitmqctl => Broker::Ctl(ctl::Ctl::new(&self.rabbitmqctl, &self.vhost)?),
+            Source::Api => Broker::Api(api::Api::new(self, ctx, user_agent)?, None),
+            Source::Auto => match (&self.amqp_url, &self.prometheus_url) {
+                (Some(url), _) => Broker::Amqp(amqp::Amqp::new(self, url)?),
+                (None, Some(url)) => Broker::Prometheus(prom(url)?),
+                (None, None) => {
+                    // As root, rabbitmqctl is there when the management plugin is not: for
+                    // the API's default address only (this host's broker), never when the
+                    // API asked for is elsewhere.
+                    // SAFETY: geteuid has no preconditions.
+                    let root = unsafe { libc::geteuid() } == 0;
+                    let ctl = ctl::Ctl::new(&self.rabbitmqctl, &self.vhost)?;
+                    let local = self.api_url.trim_end_matches('/') == DEFAULT_API_URL;
+                    let fallback = (root && local && ctl.exists()).then_some(ctl);
+                    Broker::Api(api::Api::new(self, ctx, user_agent)?, fallback)
+                }
+            },
+        })
     }
 }
 
-/// The management API or AMQP.
+/// Where the numbers come from.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// AMQP with --amqp-url, Prometheus with --prometheus-url, else the management API (and
+    /// rabbitmqctl as root when the API refuses the connection)
+    Auto,
+    /// The management API
+    Api,
+    /// rabbitmq_prometheus' detailed endpoint
+    Prometheus,
+    /// AMQP passive declares (named queues only)
+    Amqp,
+    /// rabbitmqctl list_queues
+    Rabbitmqctl,
+}
+
+/// The source this run reads.
 pub enum Broker {
-    Api(api::Api),
+    /// The management API, with rabbitmqctl to fall back on when it refuses the connection.
+    Api(api::Api, Option<ctl::Ctl>),
     Amqp(amqp::Amqp),
+    Prometheus(prom::Prom),
+    Ctl(ctl::Ctl),
+}
+
+/// Did the management API refuse the connection (nothing listens: the plugin is off)?
+fn refused(e: &CheckError) -> bool {
+    e.message.starts_with("connection refused by ")
 }
 
 impl Broker {
     /// Every queue of the vhost; AMQP cannot list queues.
     pub fn all_queues(&self, ctx: &Context) -> Result<Vec<Queue>, CheckError> {
         match self {
-            Broker::Api(api) => api.queues(ctx),
+            Broker::Api(api, fallback) => match (api.queues(ctx), fallback) {
+                (Err(e), Some(ctl)) if refused(&e) => ctl.queues(ctx),
+                (result, _) => result,
+            },
+            Broker::Prometheus(p) => p.queues(ctx),
+            Broker::Ctl(ctl) => ctl.queues(ctx),
             Broker::Amqp(_) => Err(CheckError::unknown(
                 "AMQP cannot list queues: name them with --queue, or use the management API",
             )),
@@ -227,27 +318,38 @@ impl Broker {
 
     /// The named queues; `None` for a queue that does not exist.
     pub fn named_queues(&self, ctx: &Context, names: &[String]) -> Result<Selection, CheckError> {
+        let pick = |all: Vec<Queue>| {
+            names
+                .iter()
+                .map(|n| (n.clone(), all.iter().find(|q| &q.name == n).cloned()))
+                .collect()
+        };
         match self {
-            Broker::Api(api) if names.len() == 1 => {
-                Ok(vec![(names[0].clone(), api.queue(ctx, &names[0])?)])
-            }
-            Broker::Api(api) => {
-                let all = api.queues(ctx)?;
-                Ok(names
-                    .iter()
-                    .map(|n| (n.clone(), all.iter().find(|q| &q.name == n).cloned()))
-                    .collect())
-            }
+            Broker::Api(api, fallback) => match (api.named(ctx, names), fallback) {
+                (Err(e), Some(ctl)) if refused(&e) => Ok(pick(ctl.queues(ctx)?)),
+                (result, _) => result,
+            },
             Broker::Amqp(amqp) => amqp.queues(ctx, names),
+            Broker::Prometheus(_) | Broker::Ctl(_) => Ok(pick(self.all_queues(ctx)?)),
         }
     }
 
+    /// Can this source list every queue (AMQP cannot)?
+    pub fn lists(&self) -> bool {
+        !matches!(self, Broker::Amqp(_))
+    }
+
     /// A node health check (`alarms`, `local-alarms`, `virtual-hosts`, ...): `None` when it
-    /// passes, the broker's reason when it fails. AMQP has none: `None`.
+    /// passes, the broker's reason when it fails. Only the management API has them: the
+    /// other sources answer `None`, as does an API that refused the connection when
+    /// rabbitmqctl is there to fall back on.
     pub fn health(&self, ctx: &Context, check: &str) -> Result<Option<String>, CheckError> {
         match self {
-            Broker::Api(api) => api.health(ctx, check),
-            Broker::Amqp(_) => Ok(None),
+            Broker::Api(api, fallback) => match api.health(ctx, check) {
+                Err(e) if fallback.is_some() && refused(&e) => Ok(None),
+                result => result,
+            },
+            _ => Ok(None),
         }
     }
 }
@@ -317,5 +419,6 @@ mod tests {
         let r = T::try_parse_from(["t", "--page-size", "501"]);
         assert!(r.is_err());
         assert_eq!(args(&["--page-size", "0"]).page_size, 0);
+        assert_eq!(args(&[]).page_size, 0);
     }
 }

@@ -87,6 +87,8 @@ impl Services {
                 ("CUSTOS_RABBITMQ_HOST".into(), r.host.clone()),
                 ("CUSTOS_RABBITMQ_AMQP_PORT".into(), r.amqp_port.to_string()),
                 ("CUSTOS_RABBITMQ_API_URL".into(), r.api_url()),
+                ("CUSTOS_RABBITMQ_PROMETHEUS_URL".into(), r.prometheus_url()),
+                ("CUSTOS_RABBITMQ_CTL".into(), r.ctl_command()),
                 ("CUSTOS_RABBITMQ_USER".into(), r.user.clone()),
                 ("CUSTOS_RABBITMQ_PASSWORD".into(), r.password.clone()),
             ]);

@@ -19,6 +19,8 @@ pub struct RabbitMq {
     pub host: String,
     pub amqp_port: u16,
     pub api_port: u16,
+    /// rabbitmq_prometheus' listener.
+    pub prom_port: u16,
     pub dist_port: u16,
     pub epmd_port: u16,
     pub nodename: String,
@@ -32,6 +34,23 @@ impl RabbitMq {
     /// The management API base URL.
     pub fn api_url(&self) -> String {
         format!("http://{}:{}", self.host, self.api_port)
+    }
+
+    /// rabbitmq_prometheus' base URL.
+    pub fn prometheus_url(&self) -> String {
+        format!("http://{}:{}", self.host, self.prom_port)
+    }
+
+    /// A `--rabbitmqctl` command line for custos that reaches this node (its cookie, its
+    /// epmd), as `rabbitmqctl` reaches the machine's own broker.
+    pub fn ctl_command(&self) -> String {
+        format!(
+            "env HOME={} ERL_EPMD_PORT={} RABBITMQ_CONF_ENV_FILE=/dev/null {}/rabbitmqctl -n {}",
+            self.dir.join("home").display(),
+            self.epmd_port,
+            SBIN,
+            self.nodename
+        )
     }
 
     /// An AMQP URL with credentials.
@@ -213,6 +232,7 @@ pub fn start(base: &Path, guard: &Guard) -> Result<RabbitMq> {
         host: "127.0.0.1".into(),
         amqp_port: free_port()?,
         api_port: free_port()?,
+        prom_port: free_port()?,
         dist_port: free_port()?,
         epmd_port: free_port()?,
         nodename: format!("custos{}@localhost", std::process::id()),
@@ -224,13 +244,17 @@ pub fn start(base: &Path, guard: &Guard) -> Result<RabbitMq> {
         dir.join("rabbitmq.conf"),
         format!(
             "listeners.tcp.1 = 127.0.0.1:{}\nmanagement.tcp.port = {}\nmanagement.tcp.ip = 127.0.0.1\n\
+             prometheus.tcp.port = {}\nprometheus.tcp.ip = 127.0.0.1\n\
              default_user = {}\ndefault_pass = {}\nloopback_users = none\n\
              log.console = false\nlog.file.level = warning\n\
              collect_statistics_interval = {}\n",
-            r.amqp_port, r.api_port, r.user, r.password, stats_interval_ms()
+            r.amqp_port, r.api_port, r.prom_port, r.user, r.password, stats_interval_ms()
         ),
     )?;
-    std::fs::write(dir.join("enabled_plugins"), "[rabbitmq_management].\n")?;
+    std::fs::write(
+        dir.join("enabled_plugins"),
+        "[rabbitmq_management,rabbitmq_prometheus].\n",
+    )?;
 
     // Our own epmd on our own port, so the machine's epmd (4369) is left alone.
     let epmd = Command::new("epmd")
