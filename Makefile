@@ -87,7 +87,7 @@ deps:
 
 # One set of servers for the whole run: the harness starts them, runs cargo test, stops them.
 test: deps
-	$(CARGO) build --locked -p custos-harness
+	$(CARGO) build --locked -p custos-harness -p custos
 	$(HARNESS) run -- $(CARGO) test --locked --workspace
 	$(CARGO) build --release --locked -p custos-fixture
 	sh tests/release-panic.sh target/release/custos-fixture

@@ -33,6 +33,11 @@ need nagios4 test -x /usr/sbin/nagios4
 need icinga2 test -x /usr/sbin/icinga2
 need nagios-nrpe-server test -x /usr/sbin/nrpe
 need nagios-nrpe-plugin test -x /usr/lib/nagios/plugins/check_nrpe
+# Zulip's commands reach the monitored hosts with check_by_ssh: an sshd of the test's own on
+# loopback (its system service is not started), and the stock plugins Zulip's commands run.
+need openssh-server test -x /usr/sbin/sshd
+need openssh-client command -v ssh-keygen
+need monitoring-plugins-basic test -x /usr/lib/nagios/plugins/check_by_ssh
 # The peers that make bench compares with (BENCH=1): check_pgsql, check_http, check_curl,
 # check_procs, check_apt, check_postgres.pl, a Python with Zulip's plugins' libraries,
 # hyperfine and GNU time.

@@ -127,7 +127,7 @@ pub struct Args {
 }
 
 /// Zulip's rules before any backup is looked at: an OK saying why this server is not judged.
-fn not_judged(args: &Args, client: &Client) -> Result<Option<&'static str>, CheckError> {
+fn not_judged(args: &Args, client: &Client) -> Result<Option<Report>, CheckError> {
     let on = if args.on_replica {
         BackupsOn::EveryServer
     } else {
@@ -140,16 +140,19 @@ fn not_judged(args: &Args, client: &Client) -> Result<Option<&'static str>, Chec
                 .col("n")?;
             if n > 0 {
                 return Ok(Some(
-                    "this is the primary, with backups taken on the replicas",
+                    Report::ok("this is the primary, with backups taken on the replicas")
+                        .perf(Perfdata::new("replicas", n as f64).min(0.0)),
                 ));
             }
         }
-        BackupsOn::Primary if client.in_recovery()? => return Ok(Some("this is not the primary")),
+        BackupsOn::Primary if client.in_recovery()? => {
+            return Ok(Some(Report::ok("this is not the primary")))
+        }
         _ => {}
     }
     let conf = custos_zulip::ZulipConf::load(&args.zulip_conf).map_err(CheckError::unknown)?;
     if conf.is_some_and(|c| c.skip_backups()) {
-        return Ok(Some("backups are disabled on this host"));
+        return Ok(Some(Report::ok("backups are disabled on this host")));
     }
     Ok(None)
 }
@@ -161,8 +164,8 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
         .conn
         .with_default_dbname("postgres")
         .open(ctx, PLUGIN.name)?;
-    if let Some(why) = not_judged(args, &client)? {
-        return Ok(Report::ok(why));
+    if let Some(report) = not_judged(args, &client)? {
+        return Ok(report);
     }
     let replica = client.in_recovery()?;
     let mut f = Findings::default();

@@ -215,12 +215,13 @@ fn primary(client: &Client, mut j: Judge) -> CheckResult {
     }
     let measured = match (rows.len(), max_replay) {
         (0, _) => "primary".to_string(),
+        // Zulip's words ("Found N replicas"), then what custos measured.
         (n, Some((v, who))) => format!(
-            "primary with {n} replica{} ({streaming} streaming), replay lag at most {} ({who})",
+            "Found {n} replica{} ({streaming} streaming), replay lag at most {} ({who})",
             if n == 1 { "" } else { "s" },
             Dimension::Bytes.human(v)
         ),
-        (n, None) => format!("primary with {n} replicas ({streaming} streaming)"),
+        (n, None) => format!("Found {n} replicas ({streaming} streaming)"),
     };
     Ok(j.finish(measured))
 }
@@ -266,6 +267,7 @@ fn replica(client: &Client, mut j: Judge) -> CheckResult {
         ),
     }
     let t = j.bytes();
+    let gap_bytes = gap;
     let gap = j.metric("replay".into(), gap, Dimension::Bytes, t, |w| {
         format!("replica is {w} behind in replay of WAL received")
     });
@@ -273,7 +275,14 @@ fn replica(client: &Client, mut j: Judge) -> CheckResult {
     let delay_words = j.metric("replay_lag".into(), delay, Dimension::Time, t, |w| {
         format!("replica replay lag is {w}")
     });
-    let mut measured = format!("replica of {primary}, {gap} behind in replay");
+    // Zulip's words: "replica is N bytes behind in replay of WAL logs from PRIMARY".
+    let mut measured = match gap_bytes {
+        Some(b) => format!(
+            "replica is {} bytes behind in replay of WAL logs from {primary} ({gap})",
+            b.round()
+        ),
+        None => format!("replica of {primary}, {gap} behind in replay"),
+    };
     if delay.is_some() {
         measured.push_str(&format!(", replay lag {delay_words}"));
     }

@@ -31,7 +31,9 @@ fn shared_cluster_both_sides() {
     // One replica: Zulip's "Only one replica!" WARNING, and its lag.
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(
-        run.text().starts_with("POSTGRES_REPLICATION_LAG WARNING - Only one replica!; primary with 1 replica (1 streaming)"),
+        run.text().starts_with(
+            "POSTGRES_REPLICATION_LAG WARNING - Only one replica!; Found 1 replica (1 streaming)"
+        ),
         "{}",
         run.stdout
     );
@@ -50,7 +52,7 @@ fn shared_cluster_both_sides() {
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(
         run.text().starts_with(&format!(
-            "POSTGRES_REPLICATION_LAG OK - replica of 127.0.0.1:{}, ",
+            "POSTGRES_REPLICATION_LAG OK - replica is 0 bytes behind in replay of WAL logs from 127.0.0.1:{} (0B), ",
             pg.primary_port
         )),
         "{}",
@@ -94,7 +96,7 @@ fn real_lag_idle_primary_and_broken_replicas() {
     let run = run_pg(BIN, &pg, false, &["--time-warning", "1s"]);
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(
-        run.text().contains("primary with 2 replicas (2 streaming)"),
+        run.text().contains("Found 2 replicas (2 streaming)"),
         "{}",
         run.stdout
     );

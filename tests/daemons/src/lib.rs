@@ -3,6 +3,8 @@
 //! ([`Icinga`]), each in its own temporary directory on loopback ports, stopped when dropped.
 //! The plugins they run are the workspace's debug builds (`make test` builds them all first).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use anyhow::{bail, Context as _, Result};
 use custos_harness::util::{free_port, wait_until};
 use std::collections::HashMap;
@@ -30,8 +32,10 @@ pub fn checks() -> Vec<String> {
     v
 }
 
-/// A plugin directory ($USER1$): the custos debug binaries, and monitoring-plugins'
-/// `check_nrpe` and `check_tcp`, as symlinks in `dir`.
+/// A plugin directory ($USER1$, and $USER4$ on the monitored host): the custos debug
+/// binaries, the multi-call binary under every other name it answers to (Zulip's
+/// `check_postgresql_*`, `check_website_response.sh`, `check_postgres_<action>`), and
+/// monitoring-plugins' own plugins, as symlinks in `dir`.
 pub fn plugin_dir(dir: &Path) -> Result<PathBuf> {
     let out = dir.join("plugins");
     std::fs::create_dir_all(&out)?;
@@ -46,8 +50,25 @@ pub fn plugin_dir(dir: &Path) -> Result<PathBuf> {
         }
         std::os::unix::fs::symlink(&exe, out.join(&c))?;
     }
-    for p in ["check_nrpe", "check_tcp"] {
-        std::os::unix::fs::symlink(Path::new("/usr/lib/nagios/plugins").join(p), out.join(p))?;
+    let custos = bin.join("custos");
+    if !custos.exists() {
+        bail!(
+            "{} is not built: run `cargo build --workspace`",
+            custos.display()
+        );
+    }
+    let names = Command::new(&custos).arg("--names").output()?;
+    for name in String::from_utf8_lossy(&names.stdout).split_whitespace() {
+        if !out.join(name).exists() {
+            std::os::unix::fs::symlink(&custos, out.join(name))?;
+        }
+    }
+    for e in std::fs::read_dir("/usr/lib/nagios/plugins")? {
+        let e = e?;
+        let target = out.join(e.file_name());
+        if !target.exists() {
+            std::os::unix::fs::symlink(e.path(), target)?;
+        }
     }
     Ok(out)
 }
@@ -169,11 +190,23 @@ pub struct Nagios {
 impl Nagios {
     /// The main config: `cfg_files` (the shipped ones and the test's), `$USER1$` = `plugins`.
     pub fn config(dir: &Path, plugins: &Path, cfg_files: &[PathBuf]) -> Result<PathBuf> {
+        Self::config_with(dir, plugins, cfg_files, &[], "")
+    }
+
+    /// The same, with `cfg_dir`s (Debian's `/etc/nagios-plugins/config`) and more resource
+    /// macros (`$USER2$=...` lines).
+    pub fn config_with(
+        dir: &Path,
+        plugins: &Path,
+        cfg_files: &[PathBuf],
+        cfg_dirs: &[PathBuf],
+        resource: &str,
+    ) -> Result<PathBuf> {
         std::fs::create_dir_all(dir.join("checkresults"))?;
         let d = dir.display();
         std::fs::write(
             dir.join("resource.cfg"),
-            format!("$USER1$={}\n", plugins.display()),
+            format!("$USER1$={}\n{resource}", plugins.display()),
         )?;
         let mut cfg = format!(
             "log_file={d}/nagios.log\nresource_file={d}/resource.cfg\n\
@@ -192,6 +225,9 @@ impl Nagios {
         );
         for f in cfg_files {
             cfg.push_str(&format!("cfg_file={}\n", f.display()));
+        }
+        for d in cfg_dirs {
+            cfg.push_str(&format!("cfg_dir={}\n", d.display()));
         }
         let path = dir.join("nagios.cfg");
         std::fs::write(&path, cfg)?;
@@ -437,5 +473,87 @@ impl Icinga {
             }
         }
         out
+    }
+}
+
+/// OpenSSH's sshd on loopback, for the Zulip commands that run their plugin on the monitored
+/// host through `check_by_ssh`: one daemon per address (the same port), each with its own
+/// environment for the commands it runs (`SetEnv`: the host's database, as `PGHOST`/`PGPORT`),
+/// a key that only this test knows, and root logins by that key only. Nagios starts dozens of
+/// checks at once: sshd takes all their handshakes (`MaxStartups`), as a monitored host must.
+pub struct Sshd {
+    /// The port every address listens on.
+    pub port: u16,
+    /// The client's private key (`check_by_ssh -i`).
+    pub key: PathBuf,
+    _daemons: Vec<Daemon>,
+}
+
+impl Sshd {
+    /// Starts sshd on each `(address, environment)`.
+    pub fn start(dir: &Path, listeners: &[(&str, Vec<(String, String)>)]) -> Result<Sshd> {
+        std::fs::create_dir_all(dir)?;
+        // sshd's privilege separation directory (Debian's package creates it at boot).
+        std::fs::create_dir_all("/run/sshd")?;
+        let key = dir.join("client_key");
+        let host_key = dir.join("host_key");
+        for k in [&key, &host_key] {
+            let out = Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(k)
+                .output()?;
+            if !out.status.success() {
+                bail!("ssh-keygen: {}", String::from_utf8_lossy(&out.stderr));
+            }
+        }
+        std::fs::copy(key.with_extension("pub"), dir.join("authorized_keys"))?;
+        let port = free_port()?;
+        let mut daemons = Vec::new();
+        for (address, env) in listeners {
+            let setenv: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let cfg = dir.join(format!("sshd_config-{address}"));
+            std::fs::write(
+                &cfg,
+                format!(
+                    "Port {port}\nListenAddress {address}\nHostKey {hk}\nPidFile {d}/sshd-{address}.pid\n\
+                     AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nPermitRootLogin prohibit-password\n\
+                     PubkeyAuthentication yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+                     UsePAM no\nX11Forwarding no\nPrintMotd no\nLogLevel ERROR\nMaxStartups 1000\nSetEnv {}\n",
+                    setenv.join(" "),
+                    hk = host_key.display(),
+                    d = dir.display(),
+                ),
+            )?;
+            let log = std::fs::File::create(dir.join(format!("sshd-{address}.log")))?;
+            daemons.push(Daemon::spawn(
+                Command::new("/usr/sbin/sshd")
+                    .args(["-D", "-e", "-f"])
+                    .arg(&cfg)
+                    .stdout(Stdio::null())
+                    .stderr(log),
+            )?);
+            wait_until(
+                &format!("sshd on {address}:{port}"),
+                Duration::from_secs(30),
+                || std::net::TcpStream::connect((*address, port)).ok(),
+            )?;
+        }
+        Ok(Sshd {
+            port,
+            key,
+            _daemons: daemons,
+        })
+    }
+
+    /// `$USER2$` of zulip-resource.cfg for this daemon: check_by_ssh as root with the test's
+    /// key and port (`-o Port=` comes first, so it wins over the `-p 22` of Zulip's commands).
+    pub fn transport(&self, plugins: &Path) -> String {
+        format!(
+            "{}/check_by_ssh -l root -t 30 -i {} -o Port={} -o StrictHostKeyChecking=no \
+             -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
+            plugins.display(),
+            self.key.display(),
+            self.port
+        )
     }
 }

@@ -1,8 +1,13 @@
-//! The shipped definitions under the real daemons of Debian 12: `nagios4 -v` and `icinga2
-//! daemon -C` accept them; an NRPE daemon runs nagios/nrpe/custos.cfg for check_nrpe; a private
-//! Nagios 4 schedules Zulip's services (nagios/nagios4/zulip-services.cfg with commands.cfg)
-//! against the test PostgreSQL pair, RabbitMQ, nginx and the Zulip test server, and goes
-//! CRITICAL when the replica stops; an Icinga 2 instance runs the generated CheckCommands.
+//! The shipped definitions under the real daemons of Debian 12: `nagios4 -v` accepts Zulip's
+//! service sets of 2022-10 and 2025-12 with zulip-commands.cfg (and custos' commands.cfg beside
+//! it), with only host definitions added; `icinga2 daemon -C` accepts the CheckCommands; an NRPE
+//! daemon runs nagios/nrpe/custos.cfg for check_nrpe; a private Nagios 4 schedules Zulip's
+//! 2025-12 services, reaching the "monitored hosts" with check_by_ssh through the test's own
+//! sshd as Zulip does, against the test PostgreSQL pair, RabbitMQ, nginx and the Zulip test
+//! server, and goes CRITICAL when the replica stops; an Icinga 2 instance runs the generated
+//! CheckCommands.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 use custos_daemons::{plugin_dir, repo, Icinga, Nagios, Nrpe, ServiceStatus};
 use custos_harness::zulip::ZulipServer;
@@ -12,55 +17,93 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-/// What a test host's Nagios base config needs besides the shipped files.
-fn base_cfg(dir: &Path) -> PathBuf {
-    let p = dir.join("base.cfg");
-    std::fs::write(
-        &p,
-        "define timeperiod {\n timeperiod_name 24x7\n alias always\n sunday 00:00-24:00\n monday 00:00-24:00\n\
-         tuesday 00:00-24:00\n wednesday 00:00-24:00\n thursday 00:00-24:00\n friday 00:00-24:00\n saturday 00:00-24:00\n}\n\
-         define command {\n command_name notify-none\n command_line /bin/true\n}\n\
-         define command {\n command_name custos-test-up\n command_line /bin/true\n}\n\
-         define contact {\n contact_name root\n alias root\n service_notification_period 24x7\n host_notification_period 24x7\n\
-         service_notification_options w,u,c,r\n host_notification_options d,u,r\n\
-         service_notification_commands notify-none\n host_notification_commands notify-none\n}\n\
-         define contactgroup {\n contactgroup_name admins\n alias admins\n members root\n}\n",
+/// Zulip's Nagios configuration of `era` as a Debian Nagios 4 loads it: Debian's time periods
+/// and templates, monitoring-plugins' command definitions, zulip-commands.cfg (in place of
+/// Zulip's commands.cfg), custos' own commands.cfg, and the era's services and Nagios host.
+fn zulip_files(era: &str) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let n = repo().join("nagios/nagios4");
+    (
+        vec![
+            PathBuf::from("/etc/nagios4/objects/timeperiods.cfg"),
+            PathBuf::from("/etc/nagios4/objects/templates.cfg"),
+            n.join("zulip-commands.cfg"),
+            n.join("commands.cfg"),
+            n.join(format!("zulip-services-{era}.cfg")),
+            n.join(format!("zulip-localhost-{era}.cfg")),
+        ],
+        vec![PathBuf::from("/etc/nagios-plugins/config")],
     )
-    .unwrap();
-    p
 }
 
-/// The shipped files as a Nagios 4 install would load them.
-fn shipped() -> Vec<PathBuf> {
-    let n = repo().join("nagios/nagios4");
-    vec![n.join("commands.cfg"), n.join("zulip-services.cfg")]
+/// zulip-resource.cfg's macros with the test's values: the SSH transport, the plugins and
+/// the state directory on the "monitored hosts".
+fn resource(transport: &str, plugins: &Path, state: &Path) -> String {
+    let shipped =
+        std::fs::read_to_string(repo().join("nagios/nagios4/zulip-resource.cfg")).unwrap();
+    for m in ["$USER2$=", "$USER3$=", "$USER4$=", "$USER5$="] {
+        assert!(shipped.contains(m), "zulip-resource.cfg sets {m}");
+    }
+    format!(
+        "$USER2$={transport}\n$USER3$=22\n$USER4$={}\n$USER5$={}\n",
+        plugins.display(),
+        state.display()
+    )
 }
 
 #[test]
-fn nagios_accepts_the_shipped_configuration() {
-    let d = tempfile::tempdir().unwrap();
-    let plugins = plugin_dir(d.path()).unwrap();
-    let example = d.path().join("zulip-hosts.cfg");
-    let mut hosts =
-        std::fs::read_to_string(repo().join("nagios/nagios4/zulip-hosts.cfg.example")).unwrap();
-    hosts.push_str("define host {\n use zulip-host\n host_name localhost\n address 127.0.0.1\n}\n");
-    std::fs::write(&example, hosts).unwrap();
-    let mut files = vec![base_cfg(d.path())];
-    files.extend(shipped());
-    files.push(repo().join("nagios/nagios4/zulip-localhost.cfg"));
-    files.push(example);
-    let cfg = Nagios::config(d.path(), &plugins, &files).unwrap();
-    let out = Nagios::verify(&cfg).unwrap();
-    assert!(out.contains("Total Errors:   0"), "{out}");
-    // Every service of Zulip's 2022-10 services.cfg that custos serves, on the example hosts:
-    // the front end 21, the primary 14, the replica 13, localhost 4.
-    assert!(out.contains("Total Warnings: 0"), "{out}");
-    for s in [
-        "Checked 52 services.",
-        "Checked 4 hosts.",
-        "Checked 7 host groups.",
+fn nagios_accepts_zulips_configuration_of_both_eras() {
+    for (era, services, host_count, groups) in [
+        (
+            "2022-10",
+            "Checked 182 services.",
+            "Checked 12 hosts.",
+            "Checked 18 host groups.",
+        ),
+        (
+            "2025-12",
+            "Checked 138 services.",
+            "Checked 10 hosts.",
+            "Checked 16 host groups.",
+        ),
     ] {
-        assert!(out.contains(s), "{s}\n{out}");
+        let d = tempfile::tempdir().unwrap();
+        let plugins = plugin_dir(d.path()).unwrap();
+        // Only host definitions added: the example's (its zephyr hosts in 2022-10).
+        let mut hosts =
+            std::fs::read_to_string(repo().join("nagios/nagios4/zulip-hosts.cfg.example")).unwrap();
+        if era == "2022-10" {
+            hosts = hosts
+                .lines()
+                .map(|l| {
+                    l.strip_prefix("# ")
+                        .filter(|_| {
+                            l.starts_with("# define")
+                                || l.starts_with("#     ")
+                                || l.starts_with("# }")
+                        })
+                        .unwrap_or(l)
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+        }
+        let example = d.path().join("zulip-hosts.cfg");
+        std::fs::write(&example, hosts).unwrap();
+        let (mut files, dirs) = zulip_files(era);
+        files.push(example);
+        let cfg = Nagios::config_with(
+            d.path(),
+            &plugins,
+            &files,
+            &dirs,
+            &resource("/bin/false", &plugins, d.path()),
+        )
+        .unwrap();
+        let out = Nagios::verify(&cfg).unwrap();
+        assert!(out.contains("Total Errors:   0"), "{era}: {out}");
+        assert!(out.contains("Total Warnings: 0"), "{era}: {out}");
+        for s in [services, host_count, groups] {
+            assert!(out.contains(s), "{era}: {s}\n{out}");
+        }
     }
 }
 
@@ -119,10 +162,6 @@ const QUEUES: &[&str] = &[
 ];
 const CONSUMED: &[&str] = &["deferred_work", "digest_emails", "notify_tornado_9800"];
 
-fn bin(name: &str) -> PathBuf {
-    repo().join("target/debug").join(name)
-}
-
 fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -179,52 +218,69 @@ fn world() -> World {
     std::fs::set_permissions(&password_file, std::fs::Permissions::from_mode(0o600)).unwrap();
     nagios.chown(&password_file).unwrap();
 
-    // The cron jobs of nagios/cron/custos, run once.
+    // The cron jobs of nagios/cron/custos, run once, with the test's paths: the probe with
+    // the test server's bots (no Zulip database here), the broker through rabbitmqctl as root,
+    // Zulip's drain-time rule with the workers' stats.
     let zulip = ZulipServer::start(&[
         ("send@zulip.test", "send-key"),
         ("receive@zulip.test", "receive-key"),
     ]);
-    let st = |f: &str| state.join(f).display().to_string();
-    let out = Command::new(bin("check_send_receive_time"))
-        .args([
-            "--site",
-            &zulip.url,
-            "--sender-email",
-            "send@zulip.test",
-            "--receiver-email",
-            "receive@zulip.test",
-        ])
-        .env("ZULIP_SENDER_API_KEY", "send-key")
-        .env("ZULIP_RECEIVER_API_KEY", "receive-key")
-        .args(["--state-file", &st("check_send_receive_state")])
-        .output()
+    let stats = dir.path().join("queue_stats");
+    std::fs::create_dir(&stats).unwrap();
+    let now_f = plugin_core::unix_now();
+    for (q, avg) in [("deferred_work", 20.0), ("digest_emails", 1.0)] {
+        std::fs::write(
+            stats.join(format!("{q}.stats")),
+            format!("{{\"update_time\": {now_f}, \"recent_average_consume_time\": {avg}}}"),
+        )
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let out = Command::new(bin("check_rabbitmq_queues"))
-        .args([
-            "--api-url",
-            &r.api_url(),
-            "--user",
-            &r.user,
-            "--vhost",
-            VHOST,
-        ])
-        .arg("--password-file")
-        .arg(&password_file)
-        .args(["--state-file", &st("check-rabbitmq-results")])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    }
+    let cron = std::fs::read_to_string(repo().join("nagios/cron/custos")).unwrap();
+    let jobs: Vec<String> = cron
+        .lines()
+        .filter(|l| l.starts_with("* "))
+        .map(|l| l.split_whitespace().skip(6).collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(jobs.len(), 3, "{cron}");
+    for job in &jobs {
+        let mut line = job
+            .replace(
+                "/usr/lib/nagios/plugins/",
+                &format!("{}/", plugins.display()),
+            )
+            .replace("/var/lib/nagios_state", &state.display().to_string())
+            .replace(" >/dev/null", "");
+        if line.contains("check_send_receive_time") {
+            line.push_str(&format!(
+                " --site {} --sender-email send@zulip.test --receiver-email receive@zulip.test \
+                 --zulip-conf /nonexistent/zulip.conf --state-file {}/check_send_receive_state",
+                zulip.url,
+                state.display()
+            ));
+        } else {
+            line.push_str(&format!(
+                " --rabbitmqctl '{}' --vhost {VHOST}",
+                r.ctl_command()
+            ));
+        }
+        if line.contains("check_rabbitmq_queues") {
+            line.push_str(&format!(" --stats-dir {}", stats.display()));
+        }
+        let out = Command::new("sh")
+            .args(["-c", &line])
+            .env("ZULIP_SENDER_API_KEY", "send-key")
+            .env("ZULIP_RECEIVER_API_KEY", "receive-key")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        // The probe is OK; the queues have a backlog and email_mirror no consumer.
+        let expected = if line.contains("check_send_receive_time") {
+            0
+        } else {
+            2
+        };
+        assert_eq!(out.status.code(), Some(expected), "{line}: {text}");
+    }
 
     // A worker failed once.
     let qe = dir.path().join("queue_error");
@@ -240,7 +296,6 @@ fn world() -> World {
         format!("{}\t[{{}}]\n", String::from_utf8_lossy(&stamp).trim()),
     )
     .unwrap();
-    std::fs::create_dir(dir.path().join("queue_stats")).unwrap();
     for f in std::fs::read_dir(&state).unwrap().flatten() {
         nagios.chown(&f.path()).unwrap();
     }
@@ -304,29 +359,46 @@ impl World {
         .unwrap()
     }
 
-    /// Zulip's three kinds of hosts, on loopback, pointing at the test servers.
-    fn hosts_cfg(&self, nrpe_port: u16) -> PathBuf {
-        let r = custos_harness::rabbitmq();
-        let web = custos_harness::nginx();
-        let common = format!(
-            " use zulip-host\n address 127.0.0.1\n check_command custos-test-up\n _NRPE_PORT {nrpe_port}\n _PGHOST 127.0.0.1\n"
-        );
-        let text = format!(
-            "define host {{\n host_name zulip-app\n hostgroups prod_frontends,staging_frontends\n{common}\
-             _PGPORT {primary}\n _ZULIP_URL http://127.0.0.1:{http}\n _RABBITMQ_API {api}\n _RABBITMQ_USER {user}\n\
-             _RABBITMQ_PASSWORD_FILE {pw}\n _RABBITMQ_VHOST {VHOST}\n}}\n\
-             define host {{\n host_name zulip-db1\n hostgroups postgresql_primary\n{common} _PGPORT {primary}\n}}\n\
-             define host {{\n host_name zulip-db2\n hostgroups postgresql_replica\n{common} _PGPORT {replica}\n}}\n",
-            primary = self.pg.primary_port,
-            replica = self.pg.replica_port,
-            http = web.http_port,
-            api = r.api_url(),
-            user = r.user,
-            pw = self.password_file.display(),
-        );
+    /// Zulip's three kinds of hosts: the front end and the primary at 127.0.0.1, the replica
+    /// at 127.0.0.2 (each address its own sshd, with that host's database in its environment).
+    fn hosts_cfg(&self) -> PathBuf {
+        let host = |name: &str, address: &str, groups: &str| {
+            format!(
+                "define host {{\n use zulip-generic-host\n host_name {name}\n alias {name}\n \
+                 address {address}\n hostgroups {groups}\n}}\n"
+            )
+        };
+        let text = [
+            host("zulip-app", "127.0.0.1", "prod_frontends"),
+            host("zulip-db1", "127.0.0.1", "postgresql_primary"),
+            host("zulip-db2", "127.0.0.2", "postgresql_replica"),
+        ]
+        .concat();
         let p = self.path("hosts.cfg");
         std::fs::write(&p, text).unwrap();
         p
+    }
+
+    /// The test's sshd: 127.0.0.1 (front end, primary) and 127.0.0.2 (replica).
+    fn sshd(&self) -> custos_daemons::Sshd {
+        let env = |port: u16| {
+            vec![
+                (
+                    "PGHOST".to_string(),
+                    self.pg.socket_dir.display().to_string(),
+                ),
+                ("PGPORT".to_string(), port.to_string()),
+                ("PGUSER".to_string(), "nagios".to_string()),
+            ]
+        };
+        custos_daemons::Sshd::start(
+            &self.path("sshd"),
+            &[
+                ("127.0.0.1", env(self.pg.primary_port)),
+                ("127.0.0.2", env(self.pg.replica_port)),
+            ],
+        )
+        .unwrap()
     }
 }
 
@@ -363,13 +435,13 @@ fn shipped_definitions_under_the_real_daemons() {
     let nrpe = w.nrpe();
     for (command, state, start) in [
         ("check_worker_memory", 0, "WORKER_MEMORY OK - No workers running"),
-        ("check_queue_worker_errors", 1, "QUEUE_WORKER_ERRORS WARNING - 1 failed event in the last 1d 0h in 1 queue: deferred_work 1"),
+        ("check_queue_worker_errors", 1, "QUEUE_WORKER_ERRORS WARNING - Queue errors logged in "),
         ("check_send_receive_time", 0, "OK: send time was "),
-        ("check_rabbitmq_queues", 2, "CRITICAL: queue deferred_work: 60 messages (critical > 50)"),
+        ("check_rabbitmq_queues", 2, "CRITICAL: queue deferred_work problem: CRITICAL:clearing the backlog will take too long: 1200.0s, size: 60"),
         ("check_rabbitmq_consumers", 2, "RABBITMQ_CONSUMERS CRITICAL - queue email_mirror has 0 consumers, needs 1"),
         ("check_postgres_connection", 0, "POSTGRES OK - connected"),
         ("check_fts_update_log", 0, "FTS_UPDATE_LOG OK - 0 rows in fts_update_log table"),
-        ("check_postgres_backup", 0, "POSTGRES_BACKUP OK - last PostgreSQL backup completed "),
+        ("check_postgres_backup", 0, "POSTGRES_BACKUP OK - this is the primary, with backups taken on the replicas"),
         ("check_email_deliverer_process", 2, "EMAIL_DELIVERER_PROCESS CRITICAL - no process matches"),
     ] {
         let (code, out) = nrpe.ask(command);
@@ -386,130 +458,69 @@ fn shipped_definitions_under_the_real_daemons() {
         (3, "NRPE: Command 'no_such_command' not defined")
     );
 
-    // --- Nagios 4: Zulip's services, scheduled every second. -------------------------------
+    // --- Nagios 4: Zulip's 2025-12 services, scheduled every minute, over SSH. -----------
+    let sshd = w.sshd();
     let ndir = w.path("nagios");
     std::fs::create_dir(&ndir).unwrap();
-    let mut files = vec![base_cfg(&ndir)];
-    files.extend(shipped());
-    files.push(w.hosts_cfg(nrpe.port));
-    let cfg = Nagios::config(&ndir, &w.plugins, &files).unwrap();
+    let (mut files, dirs) = zulip_files("2025-12");
+    files.push(w.hosts_cfg());
+    let cfg = Nagios::config_with(
+        &ndir,
+        &w.plugins,
+        &files,
+        &dirs,
+        &resource(&sshd.transport(&w.plugins), &w.plugins, &w.state),
+    )
+    .unwrap();
     let out = Nagios::verify(&cfg).unwrap();
     assert!(out.contains("Total Errors:   0"), "{out}");
-    // Nagios runs its checks with its own environment: HOME has the nagios role's .pgpass.
     let nagios = Nagios::start(&ndir, &cfg, &w.home).unwrap();
     let all = nagios
         .wait_for(
             "every service checked",
             Duration::from_secs(120),
             Nagios::checked_progress,
-            |s| s.len() >= 40 && s.iter().all(|x| x.checked),
+            |s| s.len() >= 30 && s.iter().all(|x| x.checked),
         )
         .unwrap();
     let app = "zulip-app";
+    // Zulip's own checks, done by custos (the rest are monitoring-plugins', as in Zulip).
     let expect: &[(&str, &str, i32, &str)] = &[
-        (
-            app,
-            "HTTPS",
-            0,
-            "WEBSITE_RESPONSE OK - HTTP/1.1 200 OK, 43 bytes in ",
-        ),
         (app, "Check send receive time", 0, "OK: send time was "),
-        // Nagios writes a plugin output's ';' as ':' (its external command format).
         (
             app,
             "Check RabbitMQ queue sizes",
             2,
-            "CRITICAL: queue deferred_work: 60 messages (critical > 50): 15 queues, 60 messages",
+            "CRITICAL: queue deferred_work problem: CRITICAL:clearing the backlog will take too long: 1200.0s, size: 60",
         ),
-        (
-            app,
-            "Check RabbitMQ notify_tornado consumers",
-            0,
-            "RABBITMQ_CONSUMERS OK - 1 queue group, 1 consumer",
-        ),
-        (
-            app,
-            "Check RabbitMQ deferred_work consumers",
-            0,
-            "RABBITMQ_CONSUMERS OK - 1 queue group, 1 consumer",
-        ),
-        (
-            app,
-            "Check RabbitMQ email_mirror consumers",
-            2,
-            "RABBITMQ_CONSUMERS CRITICAL - queue email_mirror has 0 consumers, needs 1",
-        ),
-        (
-            app,
-            "Check worker memory usage",
-            0,
-            "WORKER_MEMORY OK - No workers running",
-        ),
-        (
-            app,
-            "Check for queue worker errors.",
-            1,
-            "QUEUE_WORKER_ERRORS WARNING - 1 failed event",
-        ),
-        (
-            app,
-            "Check email deliverer process",
-            2,
-            "EMAIL_DELIVERER_PROCESS CRITICAL - no process matches",
-        ),
-        (
-            app,
-            "Check email deliverer backlog",
-            0,
-            "EMAIL_DELIVERER_BACKLOG OK - no backlog",
-        ),
-        (
-            "zulip-db1",
-            "Check PostgreSQL connection",
-            0,
-            "POSTGRES OK - connected",
-        ),
-        (
-            "zulip-db2",
-            "Check PostgreSQL connection",
-            0,
-            "POSTGRES OK - connected",
-        ),
-        (
-            "zulip-db1",
-            "Check FTS update log length",
-            0,
-            "FTS_UPDATE_LOG OK - 0 rows in fts_update_log table",
-        ),
-        (
-            "zulip-db1",
-            "Check PostgreSQL replication lag",
-            1,
-            "POSTGRES_REPLICATION_LAG WARNING - ",
-        ),
-        (
-            "zulip-db2",
-            "Check PostgreSQL replication lag",
-            0,
-            "POSTGRES_REPLICATION_LAG OK - ",
-        ),
-        (
-            "zulip-db1",
-            "Check last PostgreSQL backup time",
-            0,
-            "POSTGRES_BACKUP OK - ",
-        ),
+        (app, "Check RabbitMQ notify_tornado consumers", 0, "OK: queue notify_tornado has 1 consumers, needs 1"),
+        (app, "Check RabbitMQ deferred_work consumers", 0, "OK: queue deferred_work has 1 consumers, needs 1"),
+        (app, "Check RabbitMQ email_mirror consumers", 2, "CRITICAL: queue email_mirror has 0 consumers, needs 1"),
+        (app, "Check analytics state", 3, "UNKNOWN: Results file is missing"),
+        (app, "Check worker memory usage", 0, "WORKER_MEMORY OK - No workers running"),
+        // /var/log/zulip/queue_error does not exist here: Zulip's glob said OK, custos says it
+        // cannot read the directory (the switching page lists this difference).
+        (app, "Check for queue worker errors.", 3, "QUEUE_WORKER_ERRORS UNKNOWN - cannot read /var/log/zulip/queue_error"),
+        ("zulip-db1", "Check PostgreSQL connection", 0, "POSTGRES OK - connected"),
+        ("zulip-db2", "Check PostgreSQL connection", 0, "POSTGRES OK - connected"),
+        ("zulip-db1", "Check PostgreSQL locks", 0, "POSTGRES OK - "),
+        ("zulip-db1", "Check FTS update log length", 0, "FTS_UPDATE_LOG OK - 0 rows in fts_update_log table"),
+        ("zulip-db1", "Check PostgreSQL replication lag", 1, "POSTGRES_REPLICATION_LAG WARNING - Only one replica!"),
+        ("zulip-db2", "Check PostgreSQL replication lag", 0, "POSTGRES_REPLICATION_LAG OK - replica is "),
     ];
     for (host, service, state, start) in expect {
-        let s = find(&all, host, service);
+        let s = all
+            .iter()
+            .find(|x| x.host == *host && x.service == *service);
+        let Some(s) = s else {
+            // A service the 2025 set has only commented out (locks) is not required.
+            assert_eq!(*service, "Check PostgreSQL locks", "no {service} on {host}");
+            continue;
+        };
         assert_eq!(s.state, *state, "{host}/{service}: {s:?}");
         assert!(s.output.starts_with(start), "{host}/{service}: {s:?}");
-    }
-    // Every service: a custos status line whose state Nagios recorded, and perfdata that a
-    // strict parser reads back, as Nagios parsed it.
-    for s in &all {
+        // A custos status line whose state Nagios recorded; perfdata a strict parser reads back.
         assert_eq!(word_state(&s.output), s.state, "{s:?}");
-        assert!(!s.perfdata.is_empty(), "no perfdata: {s:?}");
         Perfdata::parse_list(&s.perfdata).unwrap_or_else(|e| panic!("{s:?}: {e}"));
     }
     let summary: Vec<String> = all
@@ -545,7 +556,7 @@ fn shipped_definitions_under_the_real_daemons() {
     let conn = find(&after, "zulip-db2", "Check PostgreSQL connection");
     assert!(
         conn.output
-            .starts_with("POSTGRES CRITICAL - connection to server at \"127.0.0.1\""),
+            .starts_with("POSTGRES CRITICAL - connection to server on socket "),
         "{conn:?}"
     );
     let lag = find(&after, "zulip-db1", "Check PostgreSQL replication lag");
@@ -606,7 +617,7 @@ fn shipped_definitions_under_the_real_daemons() {
         (
             "errors",
             "WARNING",
-            "QUEUE_WORKER_ERRORS WARNING - 1 failed event in 1 queue",
+            "QUEUE_WORKER_ERRORS WARNING - Queue errors logged in ",
         ),
     ] {
         let (got, output, perf) = &results[service];
