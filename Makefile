@@ -21,7 +21,7 @@ DATADIR   ?= $(PREFIX)/share/custos
 DOCDIR    ?= $(PREFIX)/share/doc/custos
 # Where install-files takes the binaries from (the tests install debug builds).
 BINARIES  ?= target/release
-CONFIGS   := nagios4 icinga2 nrpe cron
+CONFIGS   := nagios4 icinga2 nrpe cron prometheus
 CHECKS    := $(sort $(notdir $(wildcard crates/check_*)))
 HARNESS   := target/debug/custos-harness
 

@@ -38,6 +38,10 @@ need nagios-nrpe-plugin test -x /usr/lib/nagios/plugins/check_nrpe
 need openssh-server test -x /usr/sbin/sshd
 need openssh-client command -v ssh-keygen
 need monitoring-plugins-basic test -x /usr/lib/nagios/plugins/check_by_ssh
+# Prometheus (with promtool) and node_exporter read what --textfile writes and run the shipped
+# alerting rules.
+need prometheus test -x /usr/bin/promtool
+need prometheus-node-exporter test -x /usr/bin/prometheus-node-exporter
 # The peers that make bench compares with (BENCH=1): check_pgsql, check_http, check_curl,
 # check_procs, check_apt, check_postgres.pl, a Python with Zulip's plugins' libraries,
 # hyperfine and GNU time.

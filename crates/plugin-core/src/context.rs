@@ -114,6 +114,10 @@ pub(crate) struct Shared {
     pub(crate) format: OutputFormat,
     pub(crate) output_limit: usize,
     pub(crate) state_file: Option<PathBuf>,
+    /// `--textfile`: where the metrics go, resolved to a file.
+    pub(crate) textfile: Option<PathBuf>,
+    /// When the run started (for the metrics' duration).
+    pub(crate) started: std::time::Instant,
     /// The stage and the step within it.
     pub(crate) stage: Mutex<(Option<String>, Option<String>)>,
     /// Warnings every result carries in its long output (see [`warn`]).

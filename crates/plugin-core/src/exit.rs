@@ -7,6 +7,7 @@ use crate::context::{
     lock, timeout_message, while_stage, Context, Shared, CHILDREN, FINISHER, FINISHING, SHARED,
 };
 use crate::error::{CheckError, CheckResult};
+use crate::openmetrics;
 use crate::output::{render_json, render_nagios, Report, DEFAULT_OUTPUT_LIMIT};
 use crate::plugin::{parse_args, OutputFormat, Plugin};
 use crate::state::State;
@@ -31,6 +32,17 @@ fn kill_children() {
         unsafe {
             libc::kill(-(pid as libc::pid_t), libc::SIGKILL);
         }
+    }
+}
+
+/// `--textfile PATH`: the file itself, or `PATH/custos_<check>.prom` for a directory (the
+/// name node_exporter reads: `.prom`).
+fn textfile_path(path: &std::path::Path, check: &str) -> std::path::PathBuf {
+    if path.is_dir() {
+        let short = check.strip_prefix("check_").unwrap_or(check);
+        path.join(format!("custos_{short}.prom"))
+    } else {
+        path.to_path_buf()
     }
 }
 
@@ -66,11 +78,27 @@ fn finish(mut report: Report) -> ! {
             report.status_text = None;
         }
     }
+    if let Some((s, path)) = shared.and_then(|s| Some((s, s.textfile.as_ref()?))) {
+        let metrics =
+            openmetrics::render(s.plugin.name, &report, s.started.elapsed().as_secs_f64());
+        if let Err(e) = crate::files::write_atomic(path, metrics.as_bytes()) {
+            report.details.insert(
+                0,
+                format!("(the result was {}: {})", report.state, report.summary),
+            );
+            report.summary = format!("cannot write textfile {}: {e}", path.display());
+            report.state = State::Unknown;
+            report.status_text = None;
+        }
+    }
     if let Some(s) = shared {
         report = s.plugin.style(report);
     }
     let text = match shared {
         Some(s) if s.format == OutputFormat::Json => render_json(s.plugin.name, &s.label, &report),
+        Some(s) if s.format == OutputFormat::Openmetrics => {
+            openmetrics::render(s.plugin.name, &report, s.started.elapsed().as_secs_f64())
+        }
         Some(s) => render_nagios(&s.label, &report, s.output_limit),
         None => render_nagios("CUSTOS", &report, DEFAULT_OUTPUT_LIMIT),
     };
@@ -227,6 +255,11 @@ where
         format: common.output_format,
         output_limit: common.output_limit,
         state_file: common.state_file.clone(),
+        textfile: common
+            .textfile
+            .as_ref()
+            .map(|p| textfile_path(p, plugin.name)),
+        started,
         stage: Mutex::new((None, None)),
         warnings: Mutex::new(Vec::new()),
     });

@@ -11,6 +11,8 @@
 //!   stage named in messages; [`CheckError`].
 //! - [`process`]: helper programs run within the deadline, killed with their process group.
 //! - [`statefile`]: Zulip's `ts|code|STATE|message` files, written atomically.
+//! - [`render_openmetrics`]: the result as Prometheus metrics (`--output-format openmetrics`,
+//!   `--textfile` for node_exporter).
 //! - [`files`]: writes that never follow a symlink, reads with a bound.
 //! - [`secret`]: passwords and keys from files, never printed.
 //!
@@ -33,6 +35,7 @@ mod context;
 mod error;
 mod exit;
 pub mod files;
+mod openmetrics;
 mod output;
 mod perfdata;
 mod plugin;
@@ -46,6 +49,7 @@ mod units;
 pub use context::{stage, substage, warn, Context};
 pub use error::{CheckError, CheckResult};
 pub use exit::{run, run_with_args};
+pub use openmetrics::render as render_openmetrics;
 pub use output::{
     render_json, render_nagios, sanitize_line, seconds_phrase, truncate, Findings, Report,
     SubResult, DEFAULT_OUTPUT_LIMIT, LINE1_LIMIT, SUMMARY_LIMIT,

@@ -83,6 +83,8 @@ pub enum OutputFormat {
     Nagios,
     /// One JSON object.
     Json,
+    /// Prometheus metrics (the text format node_exporter and OpenMetrics readers take).
+    Openmetrics,
 }
 
 /// The `-t` value: seconds (or a duration such as `500ms`, `1min`), optionally `:STATE` as
@@ -144,6 +146,15 @@ pub struct CommonArgs {
         help_heading = "Common options"
     )]
     pub state_file: Option<PathBuf>,
+
+    /// Cron mode for Prometheus: also write the result as metrics to PATH (a .prom file, or a
+    /// directory for custos_<check>.prom) for node_exporter's textfile collector (atomically)
+    #[arg(
+        long = "textfile",
+        value_name = "PATH",
+        help_heading = "Common options"
+    )]
+    pub textfile: Option<PathBuf>,
 
     /// Write state files into a directory every user may write even without the sticky bit
     #[arg(long = "allow-world-writable-dir", help_heading = "Common options")]

@@ -557,3 +557,115 @@ impl Sshd {
         )
     }
 }
+
+/// Debian's node_exporter with only its textfile collector, reading `textfiles`, on loopback.
+pub struct NodeExporter {
+    /// Its listening port.
+    pub port: u16,
+    _daemon: Daemon,
+}
+
+impl NodeExporter {
+    /// Starts it; returns once it answers.
+    pub fn start(dir: &Path, textfiles: &Path) -> Result<NodeExporter> {
+        let port = free_port()?;
+        let log = std::fs::File::create(dir.join("node_exporter.log"))?;
+        let daemon = Daemon::spawn(
+            Command::new("/usr/bin/prometheus-node-exporter")
+                .args(["--collector.disable-defaults", "--collector.textfile"])
+                .arg(format!(
+                    "--collector.textfile.directory={}",
+                    textfiles.display()
+                ))
+                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .stdout(Stdio::null())
+                .stderr(log),
+        )?;
+        wait_until("node_exporter to answer", Duration::from_secs(30), || {
+            custos_harness::util::http("GET", port, "/metrics", ("", ""), "")
+                .ok()
+                .filter(|(status, _)| *status == 200)
+        })?;
+        Ok(NodeExporter {
+            port,
+            _daemon: daemon,
+        })
+    }
+
+    /// Its metrics page.
+    pub fn scrape(&self) -> Result<String> {
+        let (status, body) =
+            custos_harness::util::http("GET", self.port, "/metrics", ("", ""), "")?;
+        if status != 200 {
+            bail!("node_exporter answered {status}");
+        }
+        Ok(body)
+    }
+}
+
+/// Debian's Prometheus on loopback, scraping `target` every second and evaluating `rules`
+/// every second, with its own data directory.
+pub struct Prometheus {
+    /// Its listening port.
+    pub port: u16,
+    _daemon: Daemon,
+}
+
+impl Prometheus {
+    /// Starts it; returns once it is ready.
+    pub fn start(dir: &Path, target: u16, rules: &Path) -> Result<Prometheus> {
+        let port = free_port()?;
+        let cfg = dir.join("prometheus.yml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
+                 rule_files:\n  - {}\nscrape_configs:\n  - job_name: node\n    static_configs:\n\
+                 \x20     - targets: ['127.0.0.1:{target}']\n",
+                rules.display()
+            ),
+        )?;
+        let check = Command::new("/usr/bin/promtool")
+            .args(["check", "config"])
+            .arg(&cfg)
+            .output()?;
+        if !check.status.success() {
+            bail!(
+                "promtool check config: {}{}",
+                String::from_utf8_lossy(&check.stdout),
+                String::from_utf8_lossy(&check.stderr)
+            );
+        }
+        let log = std::fs::File::create(dir.join("prometheus.log"))?;
+        let daemon = Daemon::spawn(
+            Command::new("/usr/bin/prometheus")
+                .arg(format!("--config.file={}", cfg.display()))
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    dir.join("data").display()
+                ))
+                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .stdout(Stdio::null())
+                .stderr(log),
+        )?;
+        wait_until("Prometheus to be ready", Duration::from_secs(60), || {
+            custos_harness::util::http("GET", port, "/-/ready", ("", ""), "")
+                .ok()
+                .filter(|(status, _)| *status == 200)
+        })?;
+        Ok(Prometheus {
+            port,
+            _daemon: daemon,
+        })
+    }
+
+    /// A GET on its API: the JSON body.
+    pub fn api(&self, path_and_query: &str) -> Result<String> {
+        let (status, body) =
+            custos_harness::util::http("GET", self.port, path_and_query, ("", ""), "")?;
+        if status != 200 {
+            bail!("Prometheus answered {status} to {path_and_query}: {body}");
+        }
+        Ok(body)
+    }
+}

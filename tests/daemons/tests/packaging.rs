@@ -111,7 +111,7 @@ fn expected_files() -> Vec<(String, u32)> {
     for c in checks() {
         v.push((format!("usr/share/man/man1/{c}.1.gz"), 0o644));
     }
-    for d in ["nagios4", "icinga2", "nrpe", "cron"] {
+    for d in ["nagios4", "icinga2", "nrpe", "cron", "prometheus"] {
         for e in std::fs::read_dir(repo().join("nagios").join(d)).unwrap() {
             let name = e.unwrap().file_name().into_string().unwrap();
             v.push((format!("usr/share/custos/{d}/{name}"), 0o644));
