@@ -17,6 +17,12 @@ pub struct Guard {
     script: PathBuf,
     watcher: Child,
     pipe: Option<ChildStdin>,
+    /// Servers start in parallel: the script's read-modify-write is one at a time (without it
+    /// two servers adding their lines at once could lose one's, and leave it running).
+    writing: std::sync::Mutex<()>,
+    /// The process groups the script stops (from its `kill -KILL -PGID` lines), to check that
+    /// nothing of them is left.
+    groups: std::sync::Mutex<Vec<u32>>,
 }
 
 impl Guard {
@@ -47,6 +53,8 @@ impl Guard {
             script,
             watcher,
             pipe: None,
+            writing: std::sync::Mutex::new(()),
+            groups: std::sync::Mutex::new(Vec::new()),
         };
         guard.pipe = guard.watcher.stdin.take();
         Ok(guard)
@@ -55,6 +63,14 @@ impl Guard {
     /// Adds shell lines to run at cleanup (before the directory is removed). Later additions
     /// run first, so servers stop in the reverse order of their start.
     pub fn on_cleanup(&self, lines: &str) -> Result<()> {
+        let _one_at_a_time = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+        groups.extend(lines.split("kill -KILL -").skip(1).filter_map(|rest| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse::<u32>()
+                .ok()
+        }));
         let old = std::fs::read_to_string(&self.script)?;
         let mut f = OpenOptions::new()
             .write(true)
@@ -64,17 +80,23 @@ impl Guard {
         Ok(())
     }
 
-    /// Cleans up now and waits for it to finish.
-    pub fn cleanup(mut self) -> Result<()> {
+    /// Cleans up now and waits for it to finish; returns the process groups it stopped.
+    pub fn cleanup(mut self) -> Result<Vec<u32>> {
         drop(self.pipe.take());
         self.watcher.wait().context("waiting for cleanup")?;
-        Ok(())
+        let groups = self
+            .groups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        Ok(groups)
     }
 }
 
 /// Live processes (not zombies, not this one) that name `base` in their command line or
-/// environment: what a cleanup left behind.
-pub fn leftovers(base: &Path) -> Vec<(u32, String)> {
+/// environment, or belong to one of `groups` (the servers' process groups: an nginx worker or
+/// an epmd names neither): what a cleanup left behind.
+pub fn leftovers(base: &Path, groups: &[u32]) -> Vec<(u32, String)> {
     let needle = base.as_os_str().as_encoded_bytes();
     let me = std::process::id();
     let mut out = Vec::new();
@@ -88,10 +110,15 @@ pub fn leftovers(base: &Path) -> Vec<(u32, String)> {
         let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
         let environ = std::fs::read(e.path().join("environ")).unwrap_or_default();
         let names = |b: &[u8]| b.windows(needle.len()).any(|w| w == needle);
-        if !(names(&cmdline) || names(&environ)) {
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        // The fifth field of stat, after the command in parentheses, is the process group.
+        let pgid = stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.split(' ').nth(2)?.parse::<u32>().ok());
+        let in_group = pgid.is_some_and(|g| groups.contains(&g));
+        if !(names(&cmdline) || names(&environ) || in_group) {
             continue;
         }
-        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
         if stat.is_empty() || stat.contains(") Z ") {
             continue;
         }

@@ -59,9 +59,9 @@ fn run(cmd: &[String]) -> Result<i32> {
         .status()
         .with_context(|| format!("running {}", cmd[0]));
     let stop = Instant::now();
-    guard.cleanup()?;
+    let groups = guard.cleanup()?;
     // Nothing of the servers may outlive the run: a leftover fails it, loudly.
-    let left = custos_harness::guard::leftovers(&base);
+    let left = custos_harness::guard::leftovers(&base, &groups);
     if !left.is_empty() {
         for (pid, cmd) in &left {
             eprintln!("custos-harness: LEFT RUNNING after cleanup: pid {pid}: {cmd}");
