@@ -55,7 +55,7 @@ install-files:
 	    install -d "$(DESTDIR)$(DATADIR)/$$d" && \
 	    install -m 0644 nagios/$$d/* "$(DESTDIR)$(DATADIR)/$$d/" || exit 1; \
 	done
-	install -m 0644 README.md BENCHMARKS.md "$(DESTDIR)$(DOCDIR)/"
+	install -m 0644 README.md ZULIP.md BENCHMARKS.md "$(DESTDIR)$(DOCDIR)/"
 	# Each check's page (its man page's SEE ALSO), and the connection pages they link.
 	for c in $(CHECKS); do \
 	    install -m 0644 "crates/$$c/README.md" "$(DESTDIR)$(DOCDIR)/$$c.md" || exit 1; \
@@ -74,7 +74,7 @@ uninstall:
 	    rmdir "$(DESTDIR)$(DATADIR)/$$d" 2>/dev/null || true; \
 	done
 	rmdir "$(DESTDIR)$(DATADIR)" 2>/dev/null || true
-	rm -f "$(DESTDIR)$(DOCDIR)/README.md" "$(DESTDIR)$(DOCDIR)/BENCHMARKS.md"
+	rm -f "$(DESTDIR)$(DOCDIR)/README.md" "$(DESTDIR)$(DOCDIR)/ZULIP.md" "$(DESTDIR)$(DOCDIR)/BENCHMARKS.md"
 	for c in $(CHECKS); do rm -f "$(DESTDIR)$(DOCDIR)/$$c.md"; done
 	rm -f "$(DESTDIR)$(DOCDIR)/custos-pg.md" "$(DESTDIR)$(DOCDIR)/custos-rabbitmq.md"
 	rmdir "$(DESTDIR)$(DOCDIR)" 2>/dev/null || true
@@ -100,7 +100,8 @@ demo: deps build
 	$(CARGO) build --locked -p custos-harness
 	$(HARNESS) run -- sh tests/demo.sh target/release
 
-# SECTIONS: some of machine size host postgres web rabbitmq zulip scale (default: all).
+# SECTIONS: some of machine size build host postgres web rabbitmq zulip hostcost scale (default: all;
+# BUILD_DESIGNS=all also builds the designs not chosen, about 35 minutes more).
 bench: build
 	@BENCH=1 sh tests/install-deps.sh
 	$(CARGO) build --locked -p custos-harness

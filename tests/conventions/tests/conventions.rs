@@ -305,3 +305,30 @@ fn icinga2_names_do_not_clash_with_the_template_library() {
         );
     }
 }
+
+/// The README's vocabulary table names, for each check, the Nagios command, the Icinga 2
+/// CheckCommand and the Prometheus `check` label that exist.
+#[test]
+fn one_vocabulary_across_nagios_icinga_and_prometheus() {
+    let readme = read("README.md");
+    let nagios = read("nagios/nagios4/commands.cfg");
+    for (plugin, cmd) in custos_conventions::checks() {
+        let name = cmd.get_name();
+        let short = custos_conventions::short_name(&cmd);
+        let icinga = custos_conventions::icinga2_name(&cmd);
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| {name} | ")))
+            .unwrap_or_else(|| panic!("README's vocabulary table has no row for {name}"));
+        assert!(row.contains(&format!("`custos_{short}`")), "{row}");
+        assert!(
+            nagios.contains(&format!("command_name    custos_{short}\n")),
+            "commands.cfg lacks custos_{short}"
+        );
+        assert!(row.contains(&format!("`{icinga}`")), "{row}");
+        let metrics =
+            plugin_core::render_openmetrics(plugin.name, &plugin_core::Report::ok("x"), 0.0);
+        assert!(metrics.contains(&format!("check=\"{short}\"")), "{metrics}");
+        assert!(row.ends_with(&format!("`{short}` |")), "{row}");
+    }
+}

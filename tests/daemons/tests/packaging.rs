@@ -118,6 +118,7 @@ fn expected_files() -> Vec<(String, u32)> {
         }
     }
     v.push(("usr/share/doc/custos/README.md".into(), 0o644));
+    v.push(("usr/share/doc/custos/ZULIP.md".into(), 0o644));
     for c in checks() {
         v.push((format!("usr/share/doc/custos/{c}.md"), 0o644));
     }
