@@ -75,7 +75,14 @@ const CASES: &[Case] = &[
         label: "POSTGRES_BACKUP",
         helper: "wal-g",
         passthrough: &[],
-        args: &["--source", "wal-g", "--command", "{helper}"],
+        args: &[
+            "--source",
+            "wal-g",
+            "--command",
+            "{helper}",
+            "--backups-on",
+            "every-server",
+        ],
         shadow_path: false,
         stage: "running wal-g backup-list",
     },
@@ -84,7 +91,14 @@ const CASES: &[Case] = &[
         label: "POSTGRES_BACKUP",
         helper: "pgbackrest",
         passthrough: &[],
-        args: &["--source", "pgbackrest", "--command", "{helper}"],
+        args: &[
+            "--source",
+            "pgbackrest",
+            "--command",
+            "{helper}",
+            "--backups-on",
+            "every-server",
+        ],
         shadow_path: false,
         stage: "running pgbackrest info",
     },
@@ -129,8 +143,8 @@ fn helpers_die_with_the_check_however_it_is_killed() {
             for p in case.passthrough {
                 passthrough(&helper.dir, p);
             }
-            let plugin = spawn_plugin(&mut command(case, &helper));
-            helper.wait_running(Duration::from_secs(60));
+            let mut plugin = spawn_plugin(&mut command(case, &helper));
+            helper.wait_running(&what, &mut plugin, Duration::from_secs(60));
             kill.send(&plugin);
             let e = ended(plugin);
             assert_eq!(e.stderr, "", "{what}");

@@ -7,6 +7,7 @@
 //! service manager), SIGKILL to it, or SIGKILL to its whole process group (Nagios 4 at
 //! `service_check_timeout`).
 
+use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -122,12 +123,26 @@ impl StuckHelper {
             .collect()
     }
 
-    /// Waits (up to `bound`) until all three of its processes run.
-    pub fn wait_running(&self, bound: Duration) {
+    /// Waits (up to `bound`) until all three of its processes run, while `plugin` (the check
+    /// that runs it) is still running: a check that ends first fails the test with its output.
+    pub fn wait_running(&self, what: &str, plugin: &mut Child, bound: Duration) {
         crate::util::wait_until("the stuck helper and its child", bound, || {
+            if let Ok(Some(status)) = plugin.try_wait() {
+                let mut out = String::new();
+                for pipe in [
+                    plugin.stdout.take().map(|p| Box::new(p) as Box<dyn Read>),
+                    plugin.stderr.take().map(|p| Box::new(p) as Box<dyn Read>),
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    let _ = pipe.take(4096).read_to_string(&mut out);
+                }
+                panic!("{what}: the check ended ({status}) before its helper ran: {out:?}");
+            }
             (self.alive().len() >= 3).then_some(())
         })
-        .unwrap_or_else(|e| panic!("{e}: {:?}", self.alive()));
+        .unwrap_or_else(|e| panic!("{what}: {e}: {:?}", self.alive()));
     }
 
     /// Waits until none of its processes is left; how long that took, or what is left after
