@@ -100,8 +100,46 @@ pub fn check_at(args: &Args, ctx: &Context, now: f64) -> CheckResult {
             )
         })?;
     let max_age = args.max_age.or(args.max_age_arg).unwrap_or(DEFAULT_MAX_AGE);
-    let thresholds = Thresholds::new(args.warning, args.critical);
+    let record = read_record(ctx, path)?;
+    // Zulip: int(time.time() - timestamp), so 120.9 s is not stale at max age 120.
+    let age = (now - record.timestamp as f64).trunc();
+    if age > max_age {
+        return Err(CheckError::unknown("Results file is stale").detail(format!(
+            "{}: written {} ago, max age {}",
+            path.display(),
+            human_duration(age),
+            human_duration(max_age)
+        )));
+    }
+    let state = State::from_code(record.code).ok_or_else(|| {
+        CheckError::unknown(format!(
+            "Results file has exit code {}, outside 0-3 ({}: {})",
+            record.code,
+            record.state_text,
+            record.message.lines().next().unwrap_or("")
+        ))
+    })?;
+    let mut report = report(args, &record, state, age);
+    if ctx.verbosity > 0 {
+        report.details.push(format!(
+            "{}: written at {} ({} ago), max age {}",
+            path.display(),
+            record.timestamp,
+            human_duration(age.max(0.0)),
+            human_duration(max_age)
+        ));
+        if age < 0.0 {
+            report.details.push(format!(
+                "the timestamp is {} in the future (clock skew?)",
+                human_duration(-age)
+            ));
+        }
+    }
+    Ok(report)
+}
 
+/// Reads and parses the results file, in Zulip's words when it cannot.
+fn read_record(ctx: &Context, path: &std::path::Path) -> Result<statefile::Record, CheckError> {
     ctx.stage(format!("reading {}", path.display()));
     // One line is expected: a FIFO or device is refused without blocking, and a file longer
     // than 64 KiB is not read into memory.
@@ -122,33 +160,18 @@ pub fn check_at(args: &Args, ctx: &Context, now: f64) -> CheckResult {
     };
     ctx.stage("parsing the results file");
     let content = String::from_utf8_lossy(&bytes);
-    let record = statefile::Record::parse(&content).map_err(|e| match e {
+    statefile::Record::parse(&content).map_err(|e| match e {
         statefile::ParseError::FieldCount(_) => {
             CheckError::unknown("Results file malformed").detail(format!("{}: {e}", path.display()))
         }
         other => CheckError::unknown(format!("Results file malformed: {other}"))
             .detail(format!("{}", path.display())),
-    })?;
+    })
+}
 
-    // Zulip: int(time.time() - timestamp), so 120.9 s is not stale at max age 120.
-    let age = (now - record.timestamp as f64).trunc();
-    if age > max_age {
-        return Err(CheckError::unknown("Results file is stale").detail(format!(
-            "{}: written {} ago, max age {}",
-            path.display(),
-            human_duration(age),
-            human_duration(max_age)
-        )));
-    }
-    let state = State::from_code(record.code).ok_or_else(|| {
-        CheckError::unknown(format!(
-            "Results file has exit code {}, outside 0-3 ({}: {})",
-            record.code,
-            record.state_text,
-            record.message.lines().next().unwrap_or("")
-        ))
-    })?;
-
+/// The file's state and message, made worse (never better) by `-w`/`-c` on its age.
+fn report(args: &Args, record: &statefile::Record, state: State, age: f64) -> Report {
+    let thresholds = Thresholds::new(args.warning, args.critical);
     let shown_age = age.max(0.0);
     let mut report = Report::new(state, record.message.clone());
     report.status_text = Some(record.state_text.clone());
@@ -172,20 +195,5 @@ pub fn check_at(args: &Args, ctx: &Context, now: f64) -> CheckResult {
             report.state = age_state;
         }
     }
-    if ctx.verbosity > 0 {
-        report.details.push(format!(
-            "{}: written at {} ({} ago), max age {}",
-            path.display(),
-            record.timestamp,
-            human_duration(shown_age),
-            human_duration(max_age)
-        ));
-        if age < 0.0 {
-            report.details.push(format!(
-                "the timestamp is {} in the future (clock skew?)",
-                human_duration(-age)
-            ));
-        }
-    }
-    Ok(report)
+    report
 }

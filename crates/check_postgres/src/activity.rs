@@ -133,6 +133,8 @@ impl Backends {
 
 /// Connections of every database (check_postgres.pl counts every session bound to one,
 /// autovacuum workers included), against max_connections.
+// One function, about 85 lines, on purpose: check_postgres.pl's check_backends and its
+// three threshold forms (N, N%, -N free) in its order, to compare line by line.
 pub fn backends(run: &Run) -> Result<SubResult, CheckError> {
     let parse =
         |t: &str, which: &str| Backends::parse(t).map_err(|e| invalid(run.action, which, &e));
@@ -252,6 +254,8 @@ fn lock_limits(text: &str) -> Result<Vec<(String, Range)>, String> {
 }
 
 /// Locks on connectable databases (check_postgres.pl's count), by type and waiting.
+// One function, about 80 lines, on purpose: check_postgres.pl's check_locks (total,
+// waiting, per mode) in its order, to compare line by line.
 pub fn locks(run: &Run) -> Result<SubResult, CheckError> {
     let (w, c) = run.values_or_defaults();
     let parse = |t: Option<String>, which: &str| {
@@ -337,6 +341,7 @@ pub fn locks(run: &Run) -> Result<SubResult, CheckError> {
 }
 
 /// The longest wait of a session for a lock another session holds.
+// About 60 lines: the query and its verdict read top to bottom.
 pub fn lockwait(run: &Run) -> Result<SubResult, CheckError> {
     let t = run.thresholds(Kind::Time, Rule::AtLeast)?;
     required(run, &t, "time")?;
@@ -509,10 +514,9 @@ pub fn txn_idle(run: &Run) -> Result<SubResult, CheckError> {
     )
 }
 
-/// check_postgres.pl's check_txn_idle: the longest session of a kind (this check's own
-/// included, as check_postgres.pl counts it), judged by its age, by how many sessions there
-/// are (`+N`), or both (`N for TIME`).
-fn sessions(run: &Run, s: &Sessions) -> Result<SubResult, CheckError> {
+/// The `-w`/`-c` of the query_time family (a time, `+N` sessions, or `N for TIME`); one of
+/// them is needed.
+fn count_time(run: &Run) -> Result<(CountTime, CountTime), CheckError> {
     let parse = |t: &Option<String>, which: &str| {
         t.as_deref()
             .map(|t| CountTime::parse(t, false).map_err(|e| invalid(run.action, which, &e)))
@@ -526,7 +530,14 @@ fn sessions(run: &Run, s: &Sessions) -> Result<SubResult, CheckError> {
             run.action.name
         )));
     }
-    let (w, c) = (w.unwrap_or_default(), c.unwrap_or_default());
+    Ok((w.unwrap_or_default(), c.unwrap_or_default()))
+}
+
+/// The longest session: its age in seconds, who runs it, and its query (shortened).
+type Longest = (f64, String, String);
+
+/// The sessions of a kind the filter keeps: how many, and the longest.
+fn longest_session(run: &Run, s: &Sessions) -> Result<(f64, Option<Longest>), CheckError> {
     let rows = run.client.query(
         &format!(
             "SELECT datname AS name, pid, usename, client_addr::text AS addr, query, state, \
@@ -539,7 +550,7 @@ fn sessions(run: &Run, s: &Sessions) -> Result<SubResult, CheckError> {
         &[],
     )?;
     let mut count = 0.0;
-    let mut max: Option<(f64, String, String)> = None;
+    let mut max: Option<Longest> = None;
     for r in &rows {
         let db: Option<String> = r.col("name")?;
         let user: Option<String> = r.col("usename")?;
@@ -567,22 +578,33 @@ fn sessions(run: &Run, s: &Sessions) -> Result<SubResult, CheckError> {
             max = Some((secs, who, shown(query.as_deref().unwrap_or(""), 200)));
         }
     }
+    Ok((count, max))
+}
+
+/// check_postgres.pl's check_txn_idle: the longest session of a kind (this check's own
+/// included, as check_postgres.pl counts it), judged by its age, by how many sessions there
+/// are (`+N`), or both (`N for TIME`).
+fn sessions(run: &Run, s: &Sessions) -> Result<SubResult, CheckError> {
+    let (w, c) = count_time(run)?;
+    let (count, max) = longest_session(run, s)?;
     let label = s.label;
     let time_t = Thresholds::new(w.time.map(Range::at_least), c.time.map(Range::at_least));
     let count_t = Thresholds::new(w.count.map(Range::at_least), c.count.map(Range::at_least));
+    let perf = |secs: f64, count: f64| {
+        [
+            Perfdata::new(label, secs)
+                .uom(Uom::Seconds)
+                .thresholds(&time_t)
+                .min(0.0),
+            Perfdata::new(format!("{label}_count"), count)
+                .thresholds(&count_t)
+                .min(0.0),
+        ]
+    };
     let Some((secs, who, query)) = max else {
-        return Ok(SubResult::ok(format!("no {}", s.many))
-            .perf(
-                Perfdata::new(label, 0.0)
-                    .uom(Uom::Seconds)
-                    .thresholds(&time_t)
-                    .min(0.0),
-            )
-            .perf(
-                Perfdata::new(format!("{label}_count"), 0.0)
-                    .thresholds(&count_t)
-                    .min(0.0),
-            ));
+        let mut sub = SubResult::ok(format!("no {}", s.many));
+        sub.perfdata.extend(perf(0.0, 0.0));
+        return Ok(sub);
     };
     let fires = |ct: &CountTime| -> bool {
         match (ct.time, ct.count) {
@@ -619,17 +641,7 @@ fn sessions(run: &Run, s: &Sessions) -> Result<SubResult, CheckError> {
     if !query.is_empty() {
         sub.details.push(format!("longest: {query}"));
     }
-    sub.perfdata.push(
-        Perfdata::new(label, secs)
-            .uom(Uom::Seconds)
-            .thresholds(&time_t)
-            .min(0.0),
-    );
-    sub.perfdata.push(
-        Perfdata::new(format!("{label}_count"), count)
-            .thresholds(&count_t)
-            .min(0.0),
-    );
+    sub.perfdata.extend(perf(secs, count));
     Ok(sub)
 }
 

@@ -6,7 +6,7 @@ use crate::activity::required;
 use crate::thresholds::{pl_integer, pl_size, pl_time, Kind, Rule};
 use crate::{invalid, Run};
 use custos_pg::RowExt;
-use plugin_core::{CheckError, Dimension, Perfdata, State, SubResult, Uom};
+use plugin_core::{CheckError, Dimension, Perfdata, State, SubResult, Thresholds, Uom};
 use std::time::{Duration, Instant};
 
 /// `--valtype`: what the `result` column is.
@@ -55,6 +55,8 @@ fn json_text(v: &serde_json::Value) -> String {
 /// The `result` column of every row of `--query`, judged: at or above the threshold (or at or
 /// below with `--reverse`), or for strings equal (or, with `--reverse`, different). Any other
 /// column is the perfdata label and value.
+// One function, about 95 lines, on purpose: check_postgres.pl's check_custom_query (the
+// --valtype cases, --reverse, the result column and the perfdata column) in its order.
 pub fn custom_query(run: &Run) -> Result<SubResult, CheckError> {
     let valtype = ValType::parse(&run.args.valtype)?;
     let (w, c) = (run.warning.clone(), run.critical.clone());
@@ -211,49 +213,90 @@ fn quote_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
-/// `--repinfo table,pk,id,column,value1,value2`: flips the row's column between the two values
-/// on the first server and times how long the others (replicas) take to show it.
-pub fn replicate_row(run: &Run) -> Result<SubResult, CheckError> {
-    let t = run.thresholds(Kind::Time, Rule::Above)?;
-    required(run, &t, "time")?;
-    let info = run.args.repinfo.as_deref().ok_or_else(|| {
-        CheckError::unknown("replicate_row: give --repinfo table,pk,id,column,value1,value2")
-    })?;
-    let parts: Vec<&str> = info.split(',').map(str::trim).collect();
-    let [table, pk, id, col, v1, v2] = parts[..] else {
-        return Err(CheckError::unknown(
-            "replicate_row: --repinfo expects 6 comma-separated values",
-        ));
-    };
-    if v1 == v2 {
-        return Err(CheckError::unknown(
-            "replicate_row: the two values must differ to test replication",
-        ));
+/// `--repinfo`: table, primary key column, id, column, and the two values.
+struct RepInfo<'a> {
+    table: &'a str,
+    pk: &'a str,
+    id: &'a str,
+    col: &'a str,
+    values: [&'a str; 2],
+}
+
+impl<'a> RepInfo<'a> {
+    fn parse(run: &'a Run) -> Result<RepInfo<'a>, CheckError> {
+        let info = run.args.repinfo.as_deref().ok_or_else(|| {
+            CheckError::unknown("replicate_row: give --repinfo table,pk,id,column,value1,value2")
+        })?;
+        let parts: Vec<&str> = info.split(',').map(str::trim).collect();
+        let [table, pk, id, col, v1, v2] = parts[..] else {
+            return Err(CheckError::unknown(
+                "replicate_row: --repinfo expects 6 comma-separated values",
+            ));
+        };
+        if v1 == v2 {
+            return Err(CheckError::unknown(
+                "replicate_row: the two values must differ to test replication",
+            ));
+        }
+        Ok(RepInfo {
+            table,
+            pk,
+            id,
+            col,
+            values: [v1, v2],
+        })
     }
-    let select = format!(
-        "SELECT {}::text AS v FROM {} WHERE {}::text = {}",
-        quote_ident(col),
-        quote_ident(table),
-        quote_ident(pk),
-        quote_literal(id)
-    );
-    let value_on = |c: &custos_pg::Client| -> Result<Option<String>, CheckError> {
+
+    /// The row's value on one server.
+    fn value_on(&self, c: &custos_pg::Client) -> Result<Option<String>, CheckError> {
+        let select = format!(
+            "SELECT {}::text AS v FROM {} WHERE {}::text = {}",
+            quote_ident(self.col),
+            quote_ident(self.table),
+            quote_ident(self.pk),
+            quote_literal(self.id)
+        );
         Ok(c.query(&select, &[])?
             .first()
             .map(|r| r.col("v"))
             .transpose()?
             .flatten())
-    };
-    let now = value_on(run.client)?;
+    }
+
+    /// Sets the row's value on the first server.
+    fn set(&self, c: &custos_pg::Client, value: &str) -> Result<(), CheckError> {
+        c.execute(
+            &format!(
+                "UPDATE {} SET {} = {} WHERE {}::text = {}",
+                quote_ident(self.table),
+                quote_ident(self.col),
+                quote_literal(value),
+                quote_ident(self.pk),
+                quote_literal(self.id)
+            ),
+            &[],
+        )?;
+        Ok(())
+    }
+}
+
+/// `--repinfo table,pk,id,column,value1,value2`: flips the row's column between the two values
+/// on the first server and times how long the others (replicas) take to show it.
+pub fn replicate_row(run: &Run) -> Result<SubResult, CheckError> {
+    let t = run.thresholds(Kind::Time, Rule::Above)?;
+    required(run, &t, "time")?;
+    let info = RepInfo::parse(run)?;
+    let now = info.value_on(run.client)?;
     let replicas = &run.clients[1..];
     for c in replicas {
-        if value_on(c)? != now {
+        if info.value_on(c)? != now {
             return Ok(SubResult::new(
                 State::Unknown,
                 "Cannot test replication: values are not the same on every server",
             ));
         }
     }
+    let [v1, v2] = info.values;
     let new = match now.as_deref() {
         Some(v) if v == v1 => v2,
         Some(v) if v == v2 => v1,
@@ -267,17 +310,19 @@ pub fn replicate_row(run: &Run) -> Result<SubResult, CheckError> {
             ))
         }
     };
-    run.client.execute(
-        &format!(
-            "UPDATE {} SET {} = {} WHERE {}::text = {}",
-            quote_ident(table),
-            quote_ident(col),
-            quote_literal(new),
-            quote_ident(pk),
-            quote_literal(id)
-        ),
-        &[],
-    )?;
+    info.set(run.client, new)?;
+    wait_for_replicas(run, &info, new, &t)
+}
+
+/// Polls the replicas until all show `new`, the thresholds' largest end passes, or the
+/// deadline nears: the time it took, judged.
+fn wait_for_replicas(
+    run: &Run,
+    info: &RepInfo,
+    new: &str,
+    t: &Thresholds,
+) -> Result<SubResult, CheckError> {
+    let replicas = &run.clients[1..];
     let started = Instant::now();
     let limit = [t.warning, t.critical]
         .iter()
@@ -289,7 +334,7 @@ pub fn replicate_row(run: &Run) -> Result<SubResult, CheckError> {
     loop {
         let mut still = Vec::new();
         for &i in &pending {
-            if value_on(&replicas[i])?.as_deref() != Some(new) {
+            if info.value_on(&replicas[i])?.as_deref() != Some(new) {
                 still.push(i);
             }
         }
@@ -298,7 +343,7 @@ pub fn replicate_row(run: &Run) -> Result<SubResult, CheckError> {
         let out_of_time = run.ctx.remaining() < Duration::from_millis(400);
         if pending.is_empty() || elapsed > limit || out_of_time {
             let mut sub = SubResult::judged(
-                &t,
+                t,
                 elapsed,
                 Dimension::Time,
                 if pending.is_empty() {
@@ -319,7 +364,7 @@ pub fn replicate_row(run: &Run) -> Result<SubResult, CheckError> {
             return Ok(sub.perf(
                 Perfdata::new("replicate_row", (elapsed * 1000.0).round() / 1000.0)
                     .uom(Uom::Seconds)
-                    .thresholds(&t)
+                    .thresholds(t)
                     .min(0.0),
             ));
         }

@@ -745,6 +745,8 @@ fn selected(args: &Args) -> Result<Vec<&'static Action>, CheckError> {
     Ok(out)
 }
 
+// About 70 lines: parse every action's thresholds, connect once per server, run the
+// actions, combine; each step is one call.
 pub fn check(args: &Args, ctx: &Context) -> CheckResult {
     let actions = selected(args)?;
     let mut values = Vec::new();

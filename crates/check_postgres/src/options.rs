@@ -72,6 +72,8 @@ fn conn_option(name: &str) -> Option<&'static str> {
 }
 
 /// Rewrites check_postgres.pl's command line into custos' (see the module doc).
+// One function, about 95 lines, on purpose: a single pass over argv whose state (the
+// connection values seen so far, whether --action came) carries from one argument to the next.
 pub fn rewrite(invoked_as: &str, argv: Vec<OsString>) -> Vec<OsString> {
     let mut out: Vec<OsString> = Vec::with_capacity(argv.len() + 1);
     // Connection values in order of appearance, per clap option: several servers are joined.

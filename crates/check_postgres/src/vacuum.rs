@@ -113,6 +113,8 @@ pub fn named(rows: &[custos_pg::Row], value: &str) -> Result<Vec<Named>, CheckEr
 
 /// Time since the least recently vacuumed (analyzed, ...) table: tables never vacuumed do not
 /// count (check_postgres.pl's rule); if none ever was, UNKNOWN.
+// One function, about 70 lines, on purpose: the four last_(auto)vacuum/analyze actions of
+// check_postgres.pl share this one body, as its check_last_vacuum_analyze does.
 fn last(run: &Run, when: &str, done: &str) -> Result<SubResult, CheckError> {
     let t = run.thresholds(Kind::Time, Rule::AtLeast)?;
     required(run, &t, "time")?;
@@ -271,6 +273,8 @@ impl Bloat {
 
 /// check_postgres.pl's bloat estimate (its query, from pg_stats): wasted space per table and
 /// index; the worst is judged.
+// One function, about 75 lines, on purpose: check_postgres.pl's check_bloat (its query,
+// its size-and-percent rules, its per-object lines) in its order, to compare line by line.
 pub fn bloat(run: &Run) -> Result<SubResult, CheckError> {
     let (w, c) = run.values_or_defaults();
     let parse = |t: Option<String>, which: &str| {

@@ -111,6 +111,8 @@ fn lsn(text: &str) -> Option<f64> {
 /// The standby's replay (and receive) lag behind the primary, of two servers (either order):
 /// bytes from the exact LSN difference, and seconds since the last replayed transaction.
 /// check_postgres.pl's rule: alert above the bytes and (when both are given) above the time.
+// One function, about 80 lines, on purpose: check_postgres.pl's check_hot_standby_delay
+// step by step (both servers' positions, bytes and time, its "and" rule), so the two read side by side.
 pub fn hot_standby_delay(run: &Run) -> Result<SubResult, CheckError> {
     let parse = |t: &Option<String>, which: &str| {
         t.as_deref()
@@ -256,15 +258,8 @@ fn pg_controldata(run: &Run, dir: &std::path::Path) -> Result<Control, CheckErro
             .find_map(|l| l.strip_prefix(name))
             .map(|v| v.trim().to_string())
     };
-    let checkpoint = field("Time of latest checkpoint:").and_then(|t| {
-        let tm = jiff::fmt::strtime::parse("%a %b %e %H:%M:%S %Y", t.trim()).ok()?;
-        let zoned = tm
-            .to_datetime()
-            .ok()?
-            .to_zoned(jiff::tz::TimeZone::system())
-            .ok()?;
-        Some(zoned.timestamp().as_millisecond() as f64 / 1000.0)
-    });
+    let checkpoint =
+        field("Time of latest checkpoint:").and_then(|t| plugin_core::parse_asctime(&t));
     Ok(Control {
         state: field("Database cluster state:").unwrap_or_default(),
         checkpoint,

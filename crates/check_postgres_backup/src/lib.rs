@@ -174,46 +174,7 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
     // 1. The newest backup.
     ctx.stage("finding the newest backup");
     let newest = newest_backup(args, ctx, &mut f)?;
-    let now = Timestamp::now();
-    let age_thresholds = Thresholds::new(args.warning, Some(args.critical));
-    // What the summary says of the backup when its age does not alert (when it does, or
-    // when there is none, a finding says it).
-    let measured = match &newest {
-        Some(b) => {
-            let age = (now.as_millisecond() - b.finished.as_millisecond()) as f64 / 1000.0;
-            let age = age.max(0.0);
-            let when = b.finished.round(jiff::Unit::Second).unwrap_or(b.finished);
-            let alert = age_thresholds.alert(age, Dimension::Time);
-            let why = alert
-                .as_ref()
-                .map(|(_, why)| format!(" ({why})"))
-                .unwrap_or_default();
-            let text = format!(
-                "last PostgreSQL backup completed {} ago{why}: {when}",
-                Dimension::Time.human(age)
-            );
-            report.details.push(format!("newest backup: {}", b.what));
-            report.perfdata.push(
-                Perfdata::new("backup_age", age.round())
-                    .uom(Uom::Seconds)
-                    .thresholds(&age_thresholds)
-                    .min(0.0),
-            );
-            match alert {
-                Some((state, _)) => {
-                    f.add(state, text);
-                    None
-                }
-                None => Some(text),
-            }
-        }
-        None => {
-            report
-                .perfdata
-                .push(Perfdata::unmeasured("backup_age").uom(Uom::Seconds));
-            None
-        }
-    };
+    let measured = backup_age(args, newest.as_ref(), &mut f, &mut report);
 
     // 2. WAL archiving (on the primary; a replica archives only with archive_mode=always).
     let last_archived = if replica {
@@ -238,6 +199,49 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
     report.state = f.state();
     report.summary = f.summary(measured.as_deref());
     Ok(report)
+}
+
+/// The newest backup's age against `-w`/`-c`: a finding when it alerts (or there is none),
+/// else what the summary says of it (Zulip's words: `last PostgreSQL backup completed ...`).
+fn backup_age(
+    args: &Args,
+    newest: Option<&Backup>,
+    f: &mut Findings,
+    report: &mut Report,
+) -> Option<String> {
+    let Some(b) = newest else {
+        report
+            .perfdata
+            .push(Perfdata::unmeasured("backup_age").uom(Uom::Seconds));
+        return None;
+    };
+    let age_thresholds = Thresholds::new(args.warning, Some(args.critical));
+    let now = Timestamp::now();
+    let age = ((now.as_millisecond() - b.finished.as_millisecond()) as f64 / 1000.0).max(0.0);
+    let when = b.finished.round(jiff::Unit::Second).unwrap_or(b.finished);
+    let alert = age_thresholds.alert(age, Dimension::Time);
+    let why = alert
+        .as_ref()
+        .map(|(_, why)| format!(" ({why})"))
+        .unwrap_or_default();
+    let text = format!(
+        "last PostgreSQL backup completed {} ago{why}: {when}",
+        Dimension::Time.human(age)
+    );
+    report.details.push(format!("newest backup: {}", b.what));
+    report.perfdata.push(
+        Perfdata::new("backup_age", age.round())
+            .uom(Uom::Seconds)
+            .thresholds(&age_thresholds)
+            .min(0.0),
+    );
+    match alert {
+        Some((state, _)) => {
+            f.add(state, text);
+            None
+        }
+        None => Some(text),
+    }
 }
 
 fn newest_backup(
@@ -326,6 +330,29 @@ fn archiver(
             ),
         );
     }
+    archive_age_judged(args, archive_age, f, report);
+    report.perfdata.push(
+        Perfdata::new("archive_failed", failed as f64)
+            .uom(Uom::Counter)
+            .min(0.0),
+    );
+    report.details.push(format!(
+        "archiver: {archived} archived, last {}; {failed} failed{}",
+        last_wal.as_deref().unwrap_or("none"),
+        failed_wal
+            .map(|w| format!(", last {w}"))
+            .unwrap_or_default()
+    ));
+    Ok(last_wal)
+}
+
+/// The age of the last archived segment against `--archive-warning`/`--archive-critical`.
+fn archive_age_judged(
+    args: &Args,
+    archive_age: Option<f64>,
+    f: &mut Findings,
+    report: &mut Report,
+) {
     let t = Thresholds::new(args.archive_warning, args.archive_critical);
     match archive_age {
         Some(age) => {
@@ -355,23 +382,12 @@ fn archiver(
                 .push(Perfdata::unmeasured("archive_age").uom(Uom::Seconds));
         }
     }
-    report.perfdata.push(
-        Perfdata::new("archive_failed", failed as f64)
-            .uom(Uom::Counter)
-            .min(0.0),
-    );
-    report.details.push(format!(
-        "archiver: {archived} archived, last {}; {failed} failed{}",
-        last_wal.as_deref().unwrap_or("none"),
-        failed_wal
-            .map(|w| format!(", last {w}"))
-            .unwrap_or_default()
-    ));
-    Ok(last_wal)
 }
 
 /// Segments missing from `dir` between the newest backup's start (else the oldest segment
 /// there) and the newest segment archived (there, or per pg_stat_archiver).
+// One function, about 80 lines, on purpose: the walk from the first segment to the last
+// (timeline, log and segment numbers) keeps its counters in one place.
 fn gaps(
     client: &Client,
     dir: &std::path::Path,

@@ -166,52 +166,11 @@ fn primary(client: &Client, mut j: Judge) -> CheckResult {
     let mut streaming = 0;
     let mut max_replay: Option<(f64, String)> = None;
     for row in &rows {
-        let name: String = row.col("name")?;
-        let addr: String = row.col("addr")?;
-        let state: Option<String> = row.col("state")?;
-        let lags: [Option<f64>; 3] = [row.col("write")?, row.col("flush")?, row.col("replay")?];
-        let replay_time: Option<f64> = row.col("replay_time")?;
-        let Some(state) = state else {
-            return Err(CheckError::unknown(
-                "no permission to see pg_stat_replication details: grant pg_monitor to the role",
-            ));
-        };
-        if state != "streaming" {
-            j.found.add(
-                State::Critical,
-                format!("replica {name} is in state {state}, not streaming"),
-            );
-        } else {
-            streaming += 1;
+        let (name, is_streaming, replay) = one_replica(row, &mut j)?;
+        streaming += usize::from(is_streaming);
+        if let Some(v) = replay.filter(|v| max_replay.as_ref().is_none_or(|(m, _)| v > m)) {
+            max_replay = Some((v, name));
         }
-        let mut line = format!("{name} ({addr}): {state}");
-        for (kind, lag) in ["write", "flush", "replay"].into_iter().zip(lags) {
-            let t = j.bytes();
-            let words = j.metric(format!("{name}_{kind}"), lag, Dimension::Bytes, t, |w| {
-                format!("replica {name} is {w} behind in {kind}")
-            });
-            line.push_str(&format!(", {kind} {words}"));
-        }
-        if let Some(v) = lags[2].filter(|v| max_replay.as_ref().is_none_or(|(m, _)| v > m)) {
-            max_replay = Some((v, name.clone()));
-        }
-        // A replica that has replayed everything is not behind: 0. (The server keeps showing
-        // the last measured replay_lag for a while after catching up, then NULL.)
-        let time = if lags[2] == Some(0.0) {
-            Some(0.0)
-        } else {
-            replay_time
-        };
-        let t = j.time();
-        let words = j.metric(
-            format!("{name}_replay_lag"),
-            time,
-            Dimension::Time,
-            t,
-            |w| format!("replica {name} replay lag is {w}"),
-        );
-        line.push_str(&format!(", replay lag {words}"));
-        j.report.details.push(line);
     }
     let measured = match (rows.len(), max_replay) {
         (0, _) => "primary".to_string(),
@@ -224,6 +183,57 @@ fn primary(client: &Client, mut j: Judge) -> CheckResult {
         (n, None) => format!("Found {n} replicas ({streaming} streaming)"),
     };
     Ok(j.finish(measured))
+}
+
+/// One replica as the primary sees it: its state, its write, flush and replay lags in bytes
+/// and its replay lag in time, judged; (its name, streaming or not, its replay lag in bytes).
+fn one_replica(
+    row: &custos_pg::Row,
+    j: &mut Judge,
+) -> Result<(String, bool, Option<f64>), CheckError> {
+    let name: String = row.col("name")?;
+    let addr: String = row.col("addr")?;
+    let state: Option<String> = row.col("state")?;
+    let lags: [Option<f64>; 3] = [row.col("write")?, row.col("flush")?, row.col("replay")?];
+    let replay_time: Option<f64> = row.col("replay_time")?;
+    let Some(state) = state else {
+        return Err(CheckError::unknown(
+            "no permission to see pg_stat_replication details: grant pg_monitor to the role",
+        ));
+    };
+    let streaming = state == "streaming";
+    if !streaming {
+        j.found.add(
+            State::Critical,
+            format!("replica {name} is in state {state}, not streaming"),
+        );
+    }
+    let mut line = format!("{name} ({addr}): {state}");
+    for (kind, lag) in ["write", "flush", "replay"].into_iter().zip(lags) {
+        let t = j.bytes();
+        let words = j.metric(format!("{name}_{kind}"), lag, Dimension::Bytes, t, |w| {
+            format!("replica {name} is {w} behind in {kind}")
+        });
+        line.push_str(&format!(", {kind} {words}"));
+    }
+    // A replica that has replayed everything is not behind: 0. (The server keeps showing the
+    // last measured replay_lag for a while after catching up, then NULL.)
+    let time = if lags[2] == Some(0.0) {
+        Some(0.0)
+    } else {
+        replay_time
+    };
+    let t = j.time();
+    let words = j.metric(
+        format!("{name}_replay_lag"),
+        time,
+        Dimension::Time,
+        t,
+        |w| format!("replica {name} replay lag is {w}"),
+    );
+    line.push_str(&format!(", replay lag {words}"));
+    j.report.details.push(line);
+    Ok((name, streaming, lags[2]))
 }
 
 fn replica(client: &Client, mut j: Judge) -> CheckResult {

@@ -57,14 +57,7 @@ pub struct Queue {
 /// Seconds since the Unix epoch of a line's `time.asctime()` prefix (`Sun Nov 22 13:14:15
 /// 2026`, local time, as the worker wrote it).
 pub fn event_time(line: &str) -> Option<f64> {
-    let stamp = line.split('\t').next()?;
-    let tm = jiff::fmt::strtime::parse("%a %b %e %H:%M:%S %Y", stamp.trim()).ok()?;
-    let zoned = tm
-        .to_datetime()
-        .ok()?
-        .to_zoned(jiff::tz::TimeZone::system())
-        .ok()?;
-    Some(zoned.timestamp().as_millisecond() as f64 / 1000.0)
+    plugin_core::parse_asctime(line.split('\t').next()?)
 }
 
 /// The longest line kept of an errors file: its time comes first, so the rest of a long line
@@ -119,15 +112,38 @@ pub fn read_queue(path: &Path, now: f64, max_age: Option<f64>) -> std::io::Resul
 }
 
 pub fn check(args: &Args, ctx: &Context) -> CheckResult {
+    let Some(paths) = errors_files(args, ctx)? else {
+        return Ok(Report::ok(format!(
+            "{} does not exist: no worker has failed",
+            args.dir.display()
+        ))
+        .perf(Perfdata::new("errors", 0.0).min(0.0)));
+    };
+    // Whole seconds, as the workers' time stamps are.
+    let now = plugin_core::unix_now().trunc();
+    let mut findings = Findings::default();
+    let mut queues = Vec::new();
+    for path in &paths {
+        ctx.stage(format!("reading {}", path.display()));
+        match read_queue(path, now, args.max_age) {
+            Ok(q) => queues.push(q),
+            Err(e) => findings.add(
+                State::Unknown,
+                format!("cannot read {}: {e}", path.display()),
+            ),
+        }
+    }
+    Ok(report(args, &queues, findings))
+}
+
+/// The `*.errors` files of the directory, sorted; `None` when it is missing and
+/// `--ignore-missing` says that is fine.
+fn errors_files(args: &Args, ctx: &Context) -> Result<Option<Vec<PathBuf>>, CheckError> {
     ctx.stage(format!("reading {}", args.dir.display()));
     let entries = match std::fs::read_dir(&args.dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && args.ignore_missing => {
-            return Ok(Report::ok(format!(
-                "{} does not exist: no worker has failed",
-                args.dir.display()
-            ))
-            .perf(Perfdata::new("errors", 0.0).min(0.0)));
+            return Ok(None);
         }
         Err(e) => {
             let hint = if e.kind() == std::io::ErrorKind::NotFound {
@@ -146,26 +162,12 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
         .filter(|p| p.extension().is_some_and(|x| x == "errors"))
         .collect();
     paths.sort();
-    // Whole seconds, as the workers' time stamps are.
-    let now = plugin_core::unix_now().trunc();
+    Ok(Some(paths))
+}
 
-    let mut findings = Findings::default();
-    let mut queues = Vec::new();
-    for path in &paths {
-        ctx.stage(format!("reading {}", path.display()));
-        match read_queue(path, now, args.max_age) {
-            Ok(q) => queues.push(q),
-            Err(e) => findings.add(
-                State::Unknown,
-                format!("cannot read {}: {e}", path.display()),
-            ),
-        }
-    }
-    let total: u64 = queues.iter().map(|q| q.events).sum();
-    let thresholds = Thresholds::new(Some(args.warning), args.critical);
-    let mut failing: Vec<&Queue> = queues.iter().filter(|q| q.events > 0).collect();
-    failing.sort_by(|a, b| b.events.cmp(&a.events).then(a.name.cmp(&b.name)));
-    let describe = |q: &Queue| match q.newest_age {
+/// `deferred_work 3 (newest 5s ago)`.
+fn describe(q: &Queue) -> String {
+    match q.newest_age {
         Some(age) => format!(
             "{} {} (newest {} ago)",
             q.name,
@@ -173,49 +175,62 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
             Dimension::Time.human(age)
         ),
         None => format!("{} {}", q.name, q.events),
-    };
+    }
+}
+
+/// The status line: Zulip's words for the first file with events, then the count, the window
+/// and the queues with the most events.
+fn summary(args: &Args, failing: &[&Queue], total: u64) -> String {
     let window = args
         .max_age
         .map(|m| format!(" in the last {}", Dimension::Time.human(m)))
         .unwrap_or_default();
-    let summary = if failing.is_empty() {
-        format!("no failed events{window} in {}", args.dir.display())
-    } else {
-        let named: Vec<String> = failing.iter().take(5).map(|q| describe(q)).collect();
-        let more = failing.len().saturating_sub(5);
-        // Zulip's words first (its plugin printed one such line per file), then the count.
-        let others = failing.len() - 1;
-        format!(
-            "Queue errors logged in {}{}; {total} failed event{}{window} in {} queue{}: {}{}",
-            args.dir
-                .join(format!("{}.errors", failing[0].name))
-                .display(),
-            if others > 0 {
-                format!(" and {others} more file{}", plural(others as u64))
-            } else {
-                String::new()
-            },
-            if total == 1 { "" } else { "s" },
-            failing.len(),
-            if failing.len() == 1 { "" } else { "s" },
-            named.join(", "),
-            if more > 0 {
-                format!(" and {more} more")
-            } else {
-                String::new()
-            }
-        )
+    let Some(first) = failing.first() else {
+        return format!("no failed events{window} in {}", args.dir.display());
     };
-    // Files that could not be read come first (UNKNOWN), then the count.
+    let named: Vec<String> = failing.iter().take(5).map(|q| describe(q)).collect();
+    let more = failing.len().saturating_sub(5);
+    // Zulip's words first (its plugin printed one such line per file), then the count.
+    let others = failing.len() - 1;
+    format!(
+        "Queue errors logged in {}{}; {total} failed event{}{window} in {} queue{}: {}{}",
+        args.dir.join(format!("{}.errors", first.name)).display(),
+        if others > 0 {
+            format!(" and {others} more file{}", plural(others as u64))
+        } else {
+            String::new()
+        },
+        plural(total),
+        failing.len(),
+        plural(failing.len() as u64),
+        named.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        }
+    )
+}
+
+/// The report: the count against the thresholds (files that could not be read first, as
+/// UNKNOWN), a line per queue with events, perfdata.
+fn report(args: &Args, queues: &[Queue], findings: Findings) -> Report {
+    let total: u64 = queues.iter().map(|q| q.events).sum();
+    let thresholds = Thresholds::new(Some(args.warning), args.critical);
+    let mut failing: Vec<&Queue> = queues.iter().filter(|q| q.events > 0).collect();
+    failing.sort_by(|a, b| b.events.cmp(&a.events).then(a.name.cmp(&b.name)));
     let state = thresholds.evaluate(total as f64).worst(findings.state());
-    let mut report = Report::new(state, findings.summary(Some(&summary)));
+    let mut report = Report::new(
+        state,
+        findings.summary(Some(&summary(args, &failing, total))),
+    );
     report.details = findings.lines().into_iter().map(String::from).collect();
     report.details.extend(failing.iter().map(|q| {
         format!(
             "{}: {} failed event{}{} ({})",
             q.name,
             q.events,
-            if q.events == 1 { "" } else { "s" },
+            plural(q.events),
             q.newest_age
                 .map(|a| format!(", newest {} ago", Dimension::Time.human(a)))
                 .unwrap_or_default(),
@@ -234,12 +249,12 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
                 .min(0.0),
         );
     }
-    for q in &queues {
+    for q in queues {
         report
             .perfdata
             .push(Perfdata::new(&q.name, q.events as f64).min(0.0));
     }
-    Ok(report)
+    report
 }
 
 #[cfg(test)]

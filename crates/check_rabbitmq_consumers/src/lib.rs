@@ -17,8 +17,8 @@ use custos_rabbitmq::{BrokerArgs, Filter, Queue};
 use custos_zulip::ZulipConf;
 use plugin_core::statefile::Record;
 use plugin_core::{
-    args, CheckError, CheckResult, Context, Dimension, Findings, Perfdata, Plugin, Range, Report,
-    State, Thresholds,
+    args, plural, CheckError, CheckResult, Context, Dimension, Findings, Perfdata, Plugin, Range,
+    Report, State, Thresholds,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -175,19 +175,15 @@ pub struct Assessed {
     pub zulip_lines: Vec<(String, State, String)>,
 }
 
-/// Judges the queues' consumers (`zulip`: the server's zulip.conf, for Zulip's targets): the
-/// report.
-pub fn assess(
-    args: &Args,
-    queues: &[(String, Option<Queue>)],
-    zulip: Option<&ZulipConf>,
-    verbosity: u8,
-) -> Assessed {
-    let named = args.named();
-    let names: Vec<String> = named.iter().map(|(n, _)| n.clone()).collect();
+/// Consumers per queue (or group): `Err` when the queue does not exist or has no statistics.
+type Counts = BTreeMap<String, Result<u64, &'static str>>;
+
+/// Counts the consumers of each queue, or of each group with Zulip's grouping (named groups
+/// only; Zulip's queues too for its state files).
+fn count(args: &Args, queues: &[(String, Option<Queue>)]) -> Counts {
+    let names: Vec<String> = args.named().into_iter().map(|(n, _)| n).collect();
     let grouped = args.grouped();
-    // Consumers per queue (or group); None: the queue does not exist or has no statistics.
-    let mut counts: BTreeMap<String, Result<u64, &'static str>> = BTreeMap::new();
+    let mut counts = Counts::new();
     for (name, q) in queues {
         let key = if grouped {
             group_name(name)
@@ -224,27 +220,46 @@ pub fn assess(
             counts.entry(q.to_string()).or_insert(Ok(0));
         }
     }
+    counts
+}
 
+/// A queue's rule: its critical range, and the minimum when the range is one (for Zulip's
+/// words). Its own `=MIN`, else `-c`, else `--min-consumers`, else Zulip's target (grouped, on
+/// a Zulip server), else 1.
+fn rule(args: &Args, name: &str, zulip: Option<&ZulipConf>) -> (Range, Option<u64>) {
+    let own = args
+        .named()
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .and_then(|(_, m)| m);
+    match (own, args.critical) {
+        (None, Some(c)) => (c, None),
+        _ => {
+            let minimum = own.or(args.min_consumers).unwrap_or_else(|| match zulip {
+                Some(conf) if args.grouped() => conf.consumers_needed(name),
+                _ => 1,
+            });
+            (Range::below(minimum as f64), Some(minimum))
+        }
+    }
+}
+
+/// Judges the queues' consumers (`zulip`: the server's zulip.conf, for Zulip's targets): the
+/// report.
+pub fn assess(
+    args: &Args,
+    queues: &[(String, Option<Queue>)],
+    zulip: Option<&ZulipConf>,
+    verbosity: u8,
+) -> Assessed {
+    let counts = count(args, queues);
     let mut findings = Findings::default();
     let mut perf = Vec::new();
     let mut total = 0;
     let mut fewest: Option<(&str, u64)> = None;
     let mut zulip_lines = Vec::new();
-    let mut single = None;
     for (name, count) in &counts {
-        let own = named.iter().find(|(n, _)| n == name).and_then(|(_, m)| *m);
-        // A queue's own minimum, else -c, else --min-consumers, else Zulip's target (grouped,
-        // on a Zulip server), else 1.
-        let (critical, needs) = match (own, args.critical) {
-            (None, Some(c)) => (c, None),
-            _ => {
-                let minimum = own.or(args.min_consumers).unwrap_or_else(|| match zulip {
-                    Some(conf) if grouped => conf.consumers_needed(name),
-                    _ => 1,
-                });
-                (Range::below(minimum as f64), Some(minimum))
-            }
-        };
+        let (critical, needs) = rule(args, name, zulip);
         let thresholds = Thresholds::new(args.warning, Some(critical));
         let count = match count {
             Ok(c) => *c,
@@ -266,12 +281,7 @@ pub fn assess(
         if let Some(m) = needs {
             // Zulip's words, whatever the state.
             let text = format!("queue {name} has {count} consumers, needs {m}");
-            zulip_lines.push((
-                name.clone(),
-                thresholds.evaluate(count as f64),
-                text.clone(),
-            ));
-            single = Some(text);
+            zulip_lines.push((name.clone(), thresholds.evaluate(count as f64), text));
         }
         if let Some((state, why)) = thresholds.alert(count as f64, Dimension::Count) {
             let text = match needs {
@@ -288,23 +298,7 @@ pub fn assess(
                 .min(0.0),
         );
     }
-
-    let what = if grouped { "queue group" } else { "queue" };
-    let mut measured = format!(
-        "{} {what}{}, {total} consumer{}",
-        counts.len(),
-        if counts.len() == 1 { "" } else { "s" },
-        if total == 1 { "" } else { "s" }
-    );
-    if let Some((name, n)) = fewest.filter(|_| findings.is_empty()) {
-        measured.push_str(&format!(", fewest {name} ({n})"));
-    }
-    // One queue with a minimum: Zulip's line is the summary (`queue Q has N consumers, needs
-    // M`), whatever the state.
-    let summary = match single.filter(|_| counts.len() == 1) {
-        Some(text) => text,
-        None => findings.summary_top(NAMED_IN_SUMMARY, Some(&measured)),
-    };
+    let summary = summary(args, &counts, &findings, total, fewest, &zulip_lines);
     let mut report = Report::new(findings.state(), summary);
     report.details = findings.lines().into_iter().map(String::from).collect();
     if verbosity > 0 {
@@ -319,6 +313,36 @@ pub fn assess(
         report,
         zulip_lines,
     }
+}
+
+/// The status line: for one queue with a minimum, Zulip's line (`queue Q has N consumers,
+/// needs M`), whatever the state; else the problems, then what was counted.
+fn summary(
+    args: &Args,
+    counts: &Counts,
+    findings: &Findings,
+    total: u64,
+    fewest: Option<(&str, u64)>,
+    zulip_lines: &[(String, State, String)],
+) -> String {
+    if let ([(_, _, text)], 1) = (zulip_lines, counts.len()) {
+        return text.clone();
+    }
+    let what = if args.grouped() {
+        "queue group"
+    } else {
+        "queue"
+    };
+    let mut measured = format!(
+        "{} {what}{}, {total} consumer{}",
+        counts.len(),
+        plural(counts.len() as u64),
+        plural(total)
+    );
+    if let Some((name, n)) = fewest.filter(|_| findings.is_empty()) {
+        measured.push_str(&format!(", fewest {name} ({n})"));
+    }
+    findings.summary_top(NAMED_IN_SUMMARY, Some(&measured))
 }
 
 #[cfg(test)]

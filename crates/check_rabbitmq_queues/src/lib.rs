@@ -145,6 +145,79 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
     Ok(report)
 }
 
+/// What judging one queue found: custos' finding (state, words, rank), Zulip's words, and the
+/// drain time's perfdata when the drain rule applied.
+struct Judged {
+    finding: Option<(State, String, f64)>,
+    zulip: Option<(State, String)>,
+    drain: Option<Perfdata>,
+    counted: bool,
+}
+
+/// Judges one queue with `messages` by its rule (drain time, count, or not at all).
+fn judge(args: &Args, name: &str, messages: u64, consumed: bool, now: f64) -> Judged {
+    let mut j = Judged {
+        finding: None,
+        zulip: None,
+        drain: None,
+        counted: false,
+    };
+    match args.rule(name, consumed) {
+        Rule::Drain(dir) => {
+            let verdict = drain::judge(
+                name,
+                messages,
+                drain::read_stats(dir, name),
+                now,
+                &args.drain_limit,
+            );
+            let expected = verdict.expected;
+            if verdict.state != State::Ok {
+                j.zulip = Some((
+                    verdict.state,
+                    format!("queue {name} problem: {}:{}", verdict.state, verdict.zulip),
+                ));
+                j.finding = Some((
+                    verdict.state,
+                    verdict.text,
+                    expected.unwrap_or(messages as f64),
+                ));
+            }
+            let (w, c) = drain::limits(name, &args.drain_limit);
+            j.drain = Some(match expected {
+                Some(e) => Perfdata::new(format!("{name}_drain"), e)
+                    .uom(Uom::Seconds)
+                    .warning(Some(Range::up_to(w)))
+                    .critical(Some(Range::up_to(c)))
+                    .min(0.0),
+                None => Perfdata::unmeasured(format!("{name}_drain")).uom(Uom::Seconds),
+            });
+        }
+        Rule::Count => {
+            j.counted = true;
+            let counts = Thresholds::new(Some(args.warning), Some(args.critical));
+            if let Some((state, why)) = counts.alert(messages as f64, Dimension::Count) {
+                let level = if state == State::Critical {
+                    "critical"
+                } else {
+                    "warning"
+                };
+                j.zulip = Some((
+                    state,
+                    format!("queue {name} problem: {state}:count {level}: {messages}"),
+                ));
+                j.finding = Some((
+                    state,
+                    format!("queue {name}: {messages} messages ({why})"),
+                    messages as f64,
+                ));
+            }
+        }
+        Rule::Skip => {}
+    }
+    j
+}
+
 /// Judges the queues (with what the health checks found) at time `now`: the report.
 pub fn assess(
     args: &Args,
@@ -176,58 +249,22 @@ pub fn assess(
         if largest.is_none_or(|(_, m)| messages > m) {
             largest = Some((name, messages));
         }
-        let consumed = q.consumers.unwrap_or(0) > 0;
-        let mut item = Perfdata::new(name, messages as f64).min(0.0);
-        let rule = args.rule(name, consumed);
-        if let Rule::Drain(dir) = rule {
-            let stats = drain::read_stats(dir, name);
-            let verdict = drain::judge(name, messages, stats, now, &args.drain_limit);
-            let expected = verdict.expected;
-            if verdict.state != State::Ok {
-                zulip.push((
-                    verdict.state,
-                    format!("queue {name} problem: {}:{}", verdict.state, verdict.zulip),
-                ));
-                findings.add_ranked(
-                    verdict.state,
-                    verdict.text,
-                    expected.unwrap_or(messages as f64),
-                );
-            }
-            let (w, c) = drain::limits(name, &args.drain_limit);
-            drains.push(match expected {
-                Some(e) => Perfdata::new(format!("{name}_drain"), e)
-                    .uom(Uom::Seconds)
-                    .warning(Some(Range::up_to(w)))
-                    .critical(Some(Range::up_to(c)))
-                    .min(0.0),
-                None => Perfdata::unmeasured(format!("{name}_drain")).uom(Uom::Seconds),
-            });
-        } else if let Rule::Count = rule {
-            if let Some((state, why)) = counts.alert(messages as f64, Dimension::Count) {
-                let level = if state == State::Critical {
-                    "critical"
-                } else {
-                    "warning"
-                };
-                zulip.push((
-                    state,
-                    format!("queue {name} problem: {state}:count {level}: {messages}"),
-                ));
-                findings.add_ranked(
-                    state,
-                    format!("queue {name}: {messages} messages ({why})"),
-                    messages as f64,
-                );
-            }
-            item = item.thresholds(&counts);
+        let j = judge(args, name, messages, q.consumers.unwrap_or(0) > 0, now);
+        if let Some((state, text, rank)) = j.finding {
+            findings.add_ranked(state, text, rank);
         }
-        perf.push(item);
+        zulip.extend(j.zulip);
+        drains.extend(j.drain);
+        let item = Perfdata::new(name, messages as f64).min(0.0);
+        perf.push(if j.counted {
+            item.thresholds(&counts)
+        } else {
+            item
+        });
         if verbosity > 0 {
             details.push(describe(q));
         }
     }
-
     let mut measured = format!(
         "{} queue{}, {total} message{}",
         queues.len(),
@@ -243,45 +280,59 @@ pub fn assess(
     );
     report.details = findings.lines().into_iter().map(String::from).collect();
     if args.zulip {
-        // Zulip's line is the summary (what its state file said); custos' words follow.
-        zulip.sort_by_key(|(state, _)| std::cmp::Reverse(state.severity()));
-        let mut lines: Vec<String> = Vec::new();
-        if !findings.is_empty() && zulip.is_empty() {
-            // Only custos' own findings (a health check, a missing queue): its summary.
-            lines.push(report.summary.clone());
-        }
-        lines.extend(zulip.into_iter().map(|(_, text)| text));
-        report.summary = if lines.is_empty() {
-            "queues normal".to_string()
-        } else {
-            lines.join("; ")
-        };
-        report.details.insert(0, measured);
+        in_zulips_words(&mut report, zulip, !findings.is_empty(), measured);
     }
     report.details.extend(details);
-    // Most useful first, as the output budget keeps whole items from the front.
-    report.perfdata = vec![
+    report.perfdata = perfdata(queues, total, perf, drains);
+    report
+}
+
+/// `--zulip`: Zulip's line is the summary (what its state file said), custos' words follow.
+fn in_zulips_words(
+    report: &mut Report,
+    mut zulip: Vec<(State, String)>,
+    found: bool,
+    measured: String,
+) {
+    zulip.sort_by_key(|(state, _)| std::cmp::Reverse(state.severity()));
+    let mut lines: Vec<String> = Vec::new();
+    if found && zulip.is_empty() {
+        // Only custos' own findings (a health check, a missing queue): its summary.
+        lines.push(report.summary.clone());
+    }
+    lines.extend(zulip.into_iter().map(|(_, text)| text));
+    report.summary = if lines.is_empty() {
+        "queues normal".to_string()
+    } else {
+        lines.join("; ")
+    };
+    report.details.insert(0, measured);
+}
+
+/// The perfdata, most useful first (the output budget keeps whole items from the front):
+/// totals, messages per queue, consumers, drain times, then ready, unacknowledged and rates.
+fn perfdata(
+    queues: &[(String, Option<Queue>)],
+    total: u64,
+    messages: Vec<Perfdata>,
+    drains: Vec<Perfdata>,
+) -> Vec<Perfdata> {
+    let mut out = vec![
         Perfdata::new("queues", queues.len() as f64).min(0.0),
         Perfdata::new("messages", total as f64).min(0.0),
     ];
-    report.perfdata.extend(perf);
-    report.perfdata.extend(per_queue(queues, "consumers", |q| {
+    out.extend(messages);
+    out.extend(per_queue(queues, "consumers", |q| {
         q.consumers.map(|c| c as f64)
     }));
-    report.perfdata.extend(drains);
-    report
-        .perfdata
-        .extend(per_queue(queues, "ready", |q| q.ready.map(|c| c as f64)));
-    report.perfdata.extend(per_queue(queues, "unacked", |q| {
+    out.extend(drains);
+    out.extend(per_queue(queues, "ready", |q| q.ready.map(|c| c as f64)));
+    out.extend(per_queue(queues, "unacked", |q| {
         q.unacked.map(|c| c as f64)
     }));
-    report
-        .perfdata
-        .extend(per_queue(queues, "publish_rate", |q| q.publish_rate));
-    report
-        .perfdata
-        .extend(per_queue(queues, "deliver_rate", |q| q.deliver_rate));
-    report
+    out.extend(per_queue(queues, "publish_rate", |q| q.publish_rate));
+    out.extend(per_queue(queues, "deliver_rate", |q| q.deliver_rate));
+    out
 }
 
 /// `<queue>_<what>` for every queue that has the value.

@@ -276,8 +276,8 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
     Ok(report)
 }
 
-/// The probe itself: register, send, wait, clean up, judge.
-fn probe(args: &Args, ctx: &Context, site: &str, sender: &Bot, receiver: &Bot) -> CheckResult {
+/// The API client for `site`, with TLS as the options and the sender's zuliprc say.
+fn api(args: &Args, site: &str, sender: &Bot) -> Result<Api, CheckError> {
     let base = Url::parse(&zuliprc::api_base(site))
         .map_err(|e| CheckError::unknown(format!("invalid Zulip site '{site}': {e}")))?;
     let mut tls = args.tls.clone();
@@ -293,14 +293,17 @@ fn probe(args: &Args, ctx: &Context, site: &str, sender: &Bot, receiver: &Bot) -
         },
         base.scheme() == "https",
     )?;
-    let api = Api::new(base, http);
-    let thresholds = Thresholds::new(Some(args.warning), Some(args.critical));
+    Ok(Api::new(base, http))
+}
+
+/// The probe itself: register, send, wait, clean up, judge.
+fn probe(args: &Args, ctx: &Context, site: &str, sender: &Bot, receiver: &Bot) -> CheckResult {
+    let api = api(args, site, sender)?;
     // Kept back from the deadline to delete the message and the queue.
     let reserve = ctx
         .remaining()
         .mul_f64(0.2)
         .clamp(Duration::from_millis(300), Duration::from_secs(2));
-
     ctx.stage(format!("registering an event queue for {}", receiver.email));
     let (queue, last) = api
         .register(ctx, receiver)
@@ -309,24 +312,52 @@ fn probe(args: &Args, ctx: &Context, site: &str, sender: &Bot, receiver: &Bot) -
     let started = Instant::now();
     ctx.stage(format!("sending the probe message from {}", sender.email));
     let sent = api.send(ctx, sender, &receiver.email, &content);
-    let outcome = match &sent {
-        Err(_) => None,
-        Ok(_) => Some(
-            Waiting {
-                api: &api,
-                receiver,
-                queue: &queue,
-                content: &content,
-                started,
-                reserve,
-            }
-            .wait(ctx, last),
-        ),
+    let outcome = sent.as_ref().ok().map(|_| {
+        Waiting {
+            api: &api,
+            receiver,
+            queue: &queue,
+            content: &content,
+            started,
+            reserve,
+        }
+        .wait(ctx, last)
+    });
+    let details = clean_up(
+        args,
+        ctx,
+        &api,
+        (sender, receiver),
+        sent.as_ref().ok(),
+        &queue,
+    );
+    let outcome = match (sent, outcome) {
+        (Err(f), _) => return Err(f.into_error("Error sending Zulip").details(&details)),
+        (Ok(_), Some(Err(f))) => {
+            return Err(f
+                .into_error("Error receiving Zulips, error was")
+                .details(&details))
+        }
+        (Ok(_), Some(Ok(wait))) => wait,
+        (Ok(_), None) => unreachable!("sent, so waited"),
     };
+    let mut report = judge(args, ctx, outcome, &queue).map_err(|e| e.details(&details))?;
+    report.details = details;
+    Ok(report)
+}
 
-    // Clean up whatever happened: the message (unless kept), then the queue.
+/// Deletes the probe message (unless kept) and the event queue, whatever happened: the long
+/// output lines about it.
+fn clean_up(
+    args: &Args,
+    ctx: &Context,
+    api: &Api,
+    (sender, receiver): (&Bot, &Bot),
+    sent: Option<&u64>,
+    queue: &str,
+) -> Vec<String> {
     let mut details = Vec::new();
-    if let (Ok(id), false) = (&sent, args.keep_message) {
+    if let (Some(id), false) = (sent, args.keep_message) {
         ctx.stage(format!("deleting the probe message {id}"));
         match api.delete_message(ctx, sender, *id) {
             Ok(()) if ctx.verbosity > 0 => details.push(format!("probe message {id} deleted")),
@@ -338,7 +369,7 @@ fn probe(args: &Args, ctx: &Context, site: &str, sender: &Bot, receiver: &Bot) -
         }
     }
     ctx.stage(format!("deleting the event queue {queue}"));
-    match api.deregister(ctx, receiver, &queue) {
+    match api.deregister(ctx, receiver, queue) {
         Ok(()) if ctx.verbosity > 0 => details.push(format!("event queue {queue} deleted")),
         Ok(()) => {}
         Err(f) => details.push(format!(
@@ -346,24 +377,22 @@ fn probe(args: &Args, ctx: &Context, site: &str, sender: &Bot, receiver: &Bot) -
             f.words()
         )),
     }
+    details
+}
 
-    let (state, summary, time) = match (sent, outcome) {
-        (Err(f), _) => {
-            return Err(f.into_error("Error sending Zulip").details(&details));
-        }
-        (Ok(_), Some(Err(f))) => {
-            return Err(f
-                .into_error("Error receiving Zulips, error was")
-                .details(&details));
-        }
-        (Ok(_), Some(Ok(Wait::Received(t)))) => {
+/// What the wait ended with, judged: Zulip's `send time was ...` against the thresholds, a
+/// heartbeat CRITICAL, a message not there past the critical CRITICAL, else the deadline.
+fn judge(args: &Args, ctx: &Context, outcome: Wait, queue: &str) -> CheckResult {
+    let thresholds = Thresholds::new(Some(args.warning), Some(args.critical));
+    let (state, summary, time) = match outcome {
+        Wait::Received(t) => {
             let mut text = format!("send time was {}", seconds(t));
             if let Some((_, why)) = thresholds.alert(t, Dimension::Time) {
                 text.push_str(&format!(" ({why})"));
             }
             (thresholds.evaluate(t), text, Some(t))
         }
-        (Ok(_), Some(Ok(Wait::Heartbeat(t)))) => (
+        Wait::Heartbeat(t) => (
             State::Critical,
             format!(
                 "Got heartbeat waiting for Zulip, which means get_events is hanging (after {})",
@@ -371,7 +400,7 @@ fn probe(args: &Args, ctx: &Context, site: &str, sender: &Bot, receiver: &Bot) -
             ),
             None,
         ),
-        (Ok(_), Some(Ok(Wait::Nothing(t)))) => match thresholds.violated(t) {
+        Wait::Nothing(t) => match thresholds.violated(t) {
             // Already later than critical: that is the measurement.
             Some((State::Critical, r)) => (
                 State::Critical,
@@ -384,13 +413,11 @@ fn probe(args: &Args, ctx: &Context, site: &str, sender: &Bot, receiver: &Bot) -
             ),
             _ => {
                 ctx.stage(format!("waiting for the probe message in queue {queue}"));
-                return Err(ctx.timed_out().details(&details));
+                return Err(ctx.timed_out());
             }
         },
-        (Ok(_), None) => unreachable!("sent, so waited"),
     };
     let mut report = Report::new(state, summary);
-    report.details = details;
     report.perfdata.push(match time {
         Some(t) => Perfdata::new("time", (t * 1e6).round() / 1e6)
             .uom(Uom::Seconds)

@@ -76,6 +76,19 @@ pub fn unix_time(t: std::time::SystemTime) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Seconds since the Unix epoch of a C library `asctime` stamp in local time (`Sun Nov 22
+/// 13:14:15 2026`): what Python's `time.asctime()` writes in Zulip's queue error files and
+/// `pg_controldata` prints for the latest checkpoint. `None` when `text` is not one.
+pub fn parse_asctime(text: &str) -> Option<f64> {
+    let tm = jiff::fmt::strtime::parse("%a %b %e %H:%M:%S %Y", text.trim()).ok()?;
+    let zoned = tm
+        .to_datetime()
+        .ok()?
+        .to_zoned(jiff::tz::TimeZone::system())
+        .ok()?;
+    Some(zoned.timestamp().as_millisecond() as f64 / 1000.0)
+}
+
 /// `""` for one, `"s"` otherwise: `format!("{n} queue{}", plural(n))`.
 pub fn plural(n: impl TryInto<u64>) -> &'static str {
     match n.try_into() {
