@@ -148,7 +148,16 @@ fn from_run() -> Option<&'static Services> {
 fn own() -> &'static (PathBuf, Mutex<Guard>) {
     static OWN: OnceLock<(PathBuf, Mutex<Guard>)> = OnceLock::new();
     OWN.get_or_init(|| {
-        let base = make_base().expect("creating the harness directory");
+        // Under `custos-harness run`, inside the run's directory: the run's cleanup removes it
+        // even when its sweep stops this process' own watcher first.
+        let base = match from_run() {
+            Some(run) => {
+                let dir = run.base.join(format!("own-{}", std::process::id()));
+                std::fs::create_dir_all(&dir).expect("creating the harness directory");
+                dir
+            }
+            None => make_base().expect("creating the harness directory"),
+        };
         let guard = Guard::new(&base).expect("starting the harness cleanup watcher");
         (base, Mutex::new(guard))
     })

@@ -156,6 +156,19 @@ fn main() {
             }
             Ok(0)
         })(),
+        // For make bench: N more streaming replicas of the run's primary, held until stdin
+        // closes (then stopped, whatever happens, by this process' guard).
+        Some("replicas") if args.len() == 2 => (|| -> Result<i32> {
+            let n: usize = args[1].parse()?;
+            let pg = custos_harness::postgres();
+            for i in 0..n {
+                custos_harness::add_replica(pg, &format!("bench_replica{i}"));
+            }
+            println!("ready");
+            let mut sink = String::new();
+            let _ = std::io::stdin().read_line(&mut sink);
+            Ok(0)
+        })(),
         // For the harness' own tests: a guard whose owner dies without cleaning up.
         Some("guard-selftest") if args.len() == 2 => (|| -> Result<i32> {
             let base = std::path::PathBuf::from(&args[1]);
