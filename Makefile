@@ -96,12 +96,15 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 
-demo: deps build
+# The demo installs only the servers it runs (PostgreSQL, RabbitMQ, nginx), not the monitoring
+# daemons the tests use.
+demo: build
+	@DEMO=1 sh tests/install-deps.sh
 	$(CARGO) build --locked -p custos-harness
 	$(HARNESS) run -- sh tests/demo.sh target/release
 
 # SECTIONS: some of machine size build host postgres web rabbitmq zulip hostcost scale (default: all;
-# BUILD_DESIGNS=all also builds the designs not chosen, about 35 minutes more).
+# BUILD_DESIGNS=all also builds the designs not chosen, about 40 minutes more).
 bench: build
 	@BENCH=1 sh tests/install-deps.sh
 	$(CARGO) build --locked -p custos-harness

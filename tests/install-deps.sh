@@ -4,9 +4,12 @@
 # own ports stay free). Otherwise: says exactly what to install, and fails.
 set -eu
 
+# DEMO=1: only what make demo uses (the harness' servers); BENCH=1: also the peers make bench
+# compares with; LIST=1: print the packages it would check, one per line, and install nothing.
 missing=""
 need() { # need PACKAGE TEST-COMMAND...
     pkg=$1; shift
+    if [ "${LIST:-}" = 1 ]; then echo "$pkg"; return; fi
     if ! "$@" >/dev/null 2>&1; then missing="$missing $pkg"; fi
 }
 # PostgreSQL server binaries (initdb, pg_ctl, pg_basebackup) and the postgres OS user.
@@ -15,11 +18,13 @@ need postgresql-client sh -c 'ls /usr/lib/postgresql/*/bin/psql'
 # RabbitMQ with its management plugin, and epmd.
 need rabbitmq-server test -x /usr/lib/rabbitmq/bin/rabbitmq-server
 need erlang-base command -v epmd
-# pgBackRest, for check_postgres_backup's --source pgbackrest tests.
-need pgbackrest command -v pgbackrest
 # nginx serves the HTTP(S) tests of check_website_response; openssl makes their certificates.
 need nginx test -x /usr/sbin/nginx
 need openssl command -v openssl
+# The rest is for make test (and bench), not for make demo.
+if [ "${DEMO:-}" != 1 ]; then
+# pgBackRest, for check_postgres_backup's --source pgbackrest tests.
+need pgbackrest command -v pgbackrest
 # supervisord runs the programs check_email_deliverer_process --supervisor reads.
 need supervisor test -x /usr/bin/supervisord
 # The official Zulip client runs in a virtualenv against the test Zulip server.
@@ -42,6 +47,7 @@ need monitoring-plugins-basic test -x /usr/lib/nagios/plugins/check_by_ssh
 # alerting rules.
 need prometheus test -x /usr/bin/promtool
 need prometheus-node-exporter test -x /usr/bin/prometheus-node-exporter
+fi
 # The peers that make bench compares with (BENCH=1): check_pgsql, check_http, check_curl,
 # check_procs, check_apt, check_postgres.pl, a Python with Zulip's plugins' libraries,
 # hyperfine and GNU time.
@@ -57,7 +63,7 @@ if [ "${BENCH:-}" = 1 ]; then
     need python3-pika /usr/bin/python3 -c 'import pika'
 fi
 
-if [ -z "$missing" ]; then
+if [ -z "$missing" ] || [ "${LIST:-}" = 1 ]; then
     exit 0
 fi
 if [ "$(id -u)" != 0 ]; then

@@ -332,3 +332,44 @@ fn one_vocabulary_across_nagios_icinga_and_prometheus() {
         assert!(row.ends_with(&format!("`{short}` |")), "{row}");
     }
 }
+
+/// `make demo` installs only the servers the demo runs; `make test` everything its tests use.
+#[test]
+fn the_demo_installs_only_what_it_uses() {
+    let list = |demo: bool| {
+        let out = std::process::Command::new("sh")
+            .arg(root().join("tests/install-deps.sh"))
+            .env("LIST", "1")
+            .env("DEMO", if demo { "1" } else { "" })
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let demo = list(true);
+    let test = list(false);
+    for server in ["postgresql", "rabbitmq-server", "nginx"] {
+        assert!(demo.lines().any(|l| l == server), "demo: {demo}");
+    }
+    for daemon in [
+        "nagios4",
+        "icinga2",
+        "nagios-nrpe-server",
+        "prometheus",
+        "openssh-server",
+    ] {
+        assert!(
+            !demo.lines().any(|l| l == daemon),
+            "demo installs {daemon}: {demo}"
+        );
+        assert!(
+            test.lines().any(|l| l == daemon),
+            "test lacks {daemon}: {test}"
+        );
+    }
+    let makefile = read("Makefile");
+    assert!(
+        makefile.contains("demo: build\n\t@DEMO=1 sh tests/install-deps.sh"),
+        "make demo uses DEMO=1"
+    );
+}
