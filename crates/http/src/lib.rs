@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use probe::Timings;
-pub use reqwest::{header, Method, StatusCode, Url, Version};
+pub use reqwest::{header, Method, RequestBuilder, StatusCode, Url, Version};
 pub use url::Host;
 
 /// TLS options of every HTTP-speaking check.

@@ -107,6 +107,17 @@ pub fn substage(what: impl Into<String>) {
     }
 }
 
+/// Bytes this run's output can carry: the Nagios output's byte budget; `None` when everything
+/// is printed (JSON, OpenMetrics, a `--textfile`, `--output-limit 0`) or outside a run (tests).
+/// [`crate::PerfdataGroups`] and [`crate::Findings::for_budget`] keep no more than this.
+pub fn output_budget() -> Option<usize> {
+    let shared = SHARED.get()?;
+    let unlimited = shared.format != crate::OutputFormat::Nagios
+        || shared.textfile.is_some()
+        || shared.output_limit == 0;
+    (!unlimited).then_some(shared.output_limit)
+}
+
 /// What the exit path needs to know, set once before the check starts.
 pub(crate) struct Shared {
     pub(crate) plugin: Plugin,

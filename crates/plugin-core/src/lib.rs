@@ -46,7 +46,7 @@ mod state;
 pub mod statefile;
 mod units;
 
-pub use context::{stage, substage, warn, Context};
+pub use context::{output_budget, stage, substage, warn, Context};
 pub use error::{CheckError, CheckResult};
 pub use exit::{run, run_with_args};
 pub use openmetrics::render as render_openmetrics;
@@ -54,7 +54,7 @@ pub use output::{
     render_json, render_nagios, sanitize_line, seconds_phrase, truncate, Findings, Report,
     SubResult, DEFAULT_OUTPUT_LIMIT, LINE1_LIMIT, SUMMARY_LIMIT,
 };
-pub use perfdata::{format_list, sanitize_label, Perfdata, Uom};
+pub use perfdata::{format_list, sanitize_label, Perfdata, PerfdataGroups, Uom};
 pub use plugin::{command, parse_timeout, CommonArgs, OutputFormat, Plugin, RewriteArgs, Timeout};
 pub use range::{Range, RangeError, Thresholds};
 pub use secret::Secret;

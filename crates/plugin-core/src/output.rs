@@ -37,6 +37,12 @@ pub struct Report {
     /// Print the summary and long output alone: no label, state or perfdata (a value for
     /// MRTG-style callers, check_postgres.pl's `--output=simple`, munin's values).
     pub plain: bool,
+    /// Perfdata items the check left out before printing (see [`crate::PerfdataGroups`]); the
+    /// output says how many, with those the budget cuts.
+    pub perfdata_left_out: usize,
+    /// Lines of long output the check left out before printing (a bounded [`Findings`]'
+    /// least bad): counted with the lines the budget cuts.
+    pub details_left_out: usize,
 }
 
 impl Report {
@@ -56,6 +62,8 @@ impl Report {
             perfdata: Vec::new(),
             status_text: None,
             plain: false,
+            perfdata_left_out: 0,
+            details_left_out: 0,
         }
     }
 
@@ -160,9 +168,52 @@ impl SubResult {
 #[derive(Debug, Default)]
 pub struct Findings {
     items: Vec<SubResult>,
+    /// [`Findings::bounded`]: how many are kept.
+    keep: Option<usize>,
+    /// How many were dropped (the least bad) to stay within `keep`.
+    dropped: usize,
 }
 
 impl Findings {
+    /// Findings that keep only the `n` worst (by state, then rank, then the order found) and
+    /// count the others: for checks that judge thousands of things (queues), in memory that
+    /// does not grow with them. The status line and the long output say how many more there
+    /// are; the state is the worst, as always.
+    pub fn bounded(n: usize) -> Findings {
+        Findings {
+            keep: Some(n.max(1)),
+            ..Findings::default()
+        }
+    }
+
+    /// Findings for a check that may judge thousands of things: bounded by what an output of
+    /// `budget` bytes can print (a line of long output takes at least 16 bytes), unbounded
+    /// without a budget (JSON). Checks pass [`crate::output_budget`].
+    pub fn for_budget(budget: Option<usize>) -> Findings {
+        match budget {
+            Some(bytes) => Findings::bounded(bytes / 16),
+            None => Findings::default(),
+        }
+    }
+
+    /// Puts the findings' texts, worst first, in `report`'s long output, and the count of
+    /// those a bounded set left out.
+    pub fn details_into(&self, report: &mut Report) {
+        report
+            .details
+            .extend(self.lines().into_iter().map(String::from));
+        report.details_left_out += self.not_named();
+    }
+
+    /// Drops all but the `keep` worst.
+    fn trim(&mut self) {
+        if let Some(n) = self.keep.filter(|n| self.items.len() > *n) {
+            self.items.sort_by(worst_first);
+            self.dropped += self.items.len() - n;
+            self.items.truncate(n);
+        }
+    }
+
     /// A finding that is only a state and a text.
     pub fn add(&mut self, state: State, text: impl Into<String>) {
         self.add_ranked(state, text, 0.0);
@@ -176,11 +227,17 @@ impl Findings {
     /// A whole sub-result.
     pub fn push(&mut self, sub: SubResult) {
         self.items.push(sub);
+        // Trimmed when twice the bound: sorting is paid once per `keep` findings.
+        if self.keep.is_some_and(|n| self.items.len() >= 2 * n) {
+            self.trim();
+        }
     }
 
     /// Several sub-results (or none: an `Option`).
     pub fn extend(&mut self, subs: impl IntoIterator<Item = SubResult>) {
-        self.items.extend(subs);
+        for sub in subs {
+            self.push(sub);
+        }
     }
 
     /// The worst state found (OK when nothing was).
@@ -191,9 +248,14 @@ impl Findings {
             .fold(State::Ok, State::worst)
     }
 
-    /// How many findings there are.
+    /// How many findings there are (those a bounded set dropped included).
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.items.len() + self.dropped
+    }
+
+    /// How many findings [`Findings::lines`] does not name (a bounded set's least bad).
+    pub fn not_named(&self) -> usize {
+        self.len() - self.lines().len()
     }
 
     /// True when nothing was found.
@@ -201,16 +263,12 @@ impl Findings {
         self.items.is_empty()
     }
 
-    /// The sub-results, worst first (a stable order within a state and rank).
+    /// The sub-results, worst first (a stable order within a state and rank); a bounded set's
+    /// worst `n`.
     pub fn sorted(&self) -> Vec<&SubResult> {
         let mut items: Vec<&SubResult> = self.items.iter().collect();
-        items.sort_by(|a, b| {
-            b.state.severity().cmp(&a.state.severity()).then(
-                b.rank
-                    .partial_cmp(&a.rank)
-                    .unwrap_or(std::cmp::Ordering::Equal),
-            )
-        });
+        items.sort_by(|a, b| worst_first(a, b));
+        items.truncate(self.keep.unwrap_or(usize::MAX));
         items
     }
 
@@ -231,7 +289,7 @@ impl Findings {
     /// that the status line stays short with thousands of findings.
     pub fn summary_top(&self, n: usize, measured: Option<&str>) -> String {
         let lines = self.lines();
-        let more = lines.len().saturating_sub(n);
+        let more = self.len() - lines.len().min(n);
         let more = (more > 0).then(|| format!("and {more} more"));
         lines
             .into_iter()
@@ -245,7 +303,8 @@ impl Findings {
 
     /// The report of all sub-results: the worst state, [`Findings::summary_top`] as the status
     /// line, then every sub-result's long output and perfdata in the order found.
-    pub fn into_report(self, top: usize, measured: Option<&str>) -> Report {
+    pub fn into_report(mut self, top: usize, measured: Option<&str>) -> Report {
+        self.trim();
         let mut report = Report::new(self.state(), self.summary_top(top, measured));
         for s in self.items {
             report.details.extend(s.details);
@@ -254,10 +313,20 @@ impl Findings {
         report
     }
 
-    /// The sub-results themselves, in the order found.
-    pub fn into_subs(self) -> Vec<SubResult> {
+    /// The sub-results themselves, in the order found (a bounded set's worst, worst first).
+    pub fn into_subs(mut self) -> Vec<SubResult> {
+        self.trim();
         self.items
     }
+}
+
+/// Worse state first, then higher rank; equal ones keep their order (a stable sort).
+fn worst_first(a: &SubResult, b: &SubResult) -> std::cmp::Ordering {
+    b.state.severity().cmp(&a.state.severity()).then(
+        b.rank
+            .partial_cmp(&a.rank)
+            .unwrap_or(std::cmp::Ordering::Equal),
+    )
 }
 
 /// Makes text safe for one output line: `|` → `/`, control characters (newlines, tabs, escapes)
@@ -311,6 +380,7 @@ pub fn render_nagios(label: &str, report: &Report, limit: usize) -> String {
         budget.saturating_sub(line1.len() + 1 + 3 + 1),
     );
     let (perf, dropped) = fit_items(items, room);
+    let dropped = dropped + report.perfdata_left_out;
     if dropped > 0 {
         details.insert(
             0,
@@ -330,7 +400,7 @@ pub fn render_nagios(label: &str, report: &Report, limit: usize) -> String {
         format!("| {perf}\n")
     };
     let left = budget.saturating_sub(out.len() + tail.len());
-    out.push_str(&fit_lines(&details, left, limit));
+    out.push_str(&fit_lines(&details, left, limit, report.details_left_out));
     out.push_str(&tail);
     out
 }
@@ -394,10 +464,16 @@ fn fit_items(items: Vec<String>, room: usize) -> (String, usize) {
 }
 
 /// The long-output lines that fit in `left` bytes, then a line saying how many were cut.
-fn fit_lines(details: &[String], mut left: usize, limit: usize) -> String {
+fn fit_lines(details: &[String], mut left: usize, limit: usize, left_out: usize) -> String {
     let mut out = String::new();
+    if details.is_empty() && left_out > 0 {
+        let marker = format!("... {left_out} more lines cut (output limit {limit} bytes)\n");
+        if marker.len() <= left {
+            out.push_str(&marker);
+        }
+    }
     for (i, line) in details.iter().enumerate() {
-        let remaining_after = details.len() - i - 1;
+        let remaining_after = details.len() - i - 1 + left_out;
         let need = line.len() + 1;
         let marker_room = if remaining_after > 0 { 64 } else { 0 };
         if need + marker_room <= left {
@@ -405,7 +481,7 @@ fn fit_lines(details: &[String], mut left: usize, limit: usize) -> String {
             out.push('\n');
             left -= need;
         } else {
-            let cut = details.len() - i;
+            let cut = details.len() - i + left_out;
             let marker = format!("... {cut} more lines cut (output limit {limit} bytes)\n");
             if marker.len() <= left {
                 out.push_str(&marker);
@@ -417,61 +493,98 @@ fn fit_lines(details: &[String], mut left: usize, limit: usize) -> String {
 }
 
 /// A range as JSON: its canonical text and its parts (`null` for an infinite end).
-fn range_json(r: &Option<crate::Range>) -> serde_json::Value {
-    match r {
-        None => serde_json::Value::Null,
-        Some(r) => serde_json::json!({
-            "range": r.to_string(),
-            "start": r.start,
-            "end": r.end,
-            "alert_inside": r.inside,
-        }),
+#[derive(serde::Serialize)]
+struct JsonRange {
+    alert_inside: bool,
+    end: Option<f64>,
+    range: String,
+    start: Option<f64>,
+}
+
+fn range_json(r: &Option<crate::Range>) -> Option<JsonRange> {
+    r.map(|r| JsonRange {
+        alert_inside: r.inside,
+        end: r.end,
+        range: r.to_string(),
+        start: r.start,
+    })
+}
+
+/// A number in JSON: integers as integers (`5`, not `5.0`), `null` when not finite.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum JsonNumber {
+    Int(i64),
+    Float(f64),
+}
+
+fn number_json(v: Option<f64>) -> Option<JsonNumber> {
+    match v.filter(|x| x.is_finite()) {
+        Some(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => Some(JsonNumber::Int(x as i64)),
+        Some(x) => Some(JsonNumber::Float(x)),
+        None => None,
     }
 }
 
-fn number_json(v: Option<f64>) -> serde_json::Value {
-    match v.filter(|x| x.is_finite()) {
-        // Integers as integers, so `5` is not printed as `5.0`.
-        Some(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => serde_json::json!(x as i64),
-        Some(x) => serde_json::json!(x),
-        None => serde_json::Value::Null,
-    }
+/// One perfdata item in JSON (fields in alphabetical order, as before).
+#[derive(serde::Serialize)]
+struct JsonPerfdata<'a> {
+    critical: Option<JsonRange>,
+    label: &'a str,
+    max: Option<JsonNumber>,
+    min: Option<JsonNumber>,
+    text: String,
+    uom: &'a str,
+    value: Option<JsonNumber>,
+    warning: Option<JsonRange>,
+}
+
+/// The whole report in JSON, serialised item by item (no tree of values built first: 60,000
+/// perfdata items take their text's size, not twenty times it).
+#[derive(serde::Serialize)]
+struct JsonReport<'a> {
+    check: &'a str,
+    code: i32,
+    details: Vec<&'a str>,
+    label: &'a str,
+    #[serde(serialize_with = "perfdata_json")]
+    perfdata: &'a [Perfdata],
+    state: &'a str,
+    status_text: Option<&'a str>,
+    summary: &'a str,
+}
+
+fn perfdata_json<S: serde::Serializer>(items: &&[Perfdata], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(items.iter().map(|p| JsonPerfdata {
+        critical: range_json(&p.critical),
+        label: &p.label,
+        max: number_json(p.max),
+        min: number_json(p.min),
+        text: p.to_string(),
+        uom: p.uom.as_str(),
+        value: number_json(p.value),
+        warning: range_json(&p.warning),
+    }))
 }
 
 /// Renders a report as one JSON object (no byte budget: JSON is for programs).
 pub fn render_json(check: &str, label: &str, report: &Report) -> String {
-    let perfdata: Vec<serde_json::Value> = report
-        .perfdata
-        .iter()
-        .map(|p| {
-            serde_json::json!({
-                "label": p.label,
-                "value": number_json(p.value),
-                "uom": p.uom.as_str(),
-                "warning": range_json(&p.warning),
-                "critical": range_json(&p.critical),
-                "min": number_json(p.min),
-                "max": number_json(p.max),
-                "text": p.to_string(),
-            })
-        })
-        .collect();
     let mut summary_lines = report.summary.split('\n');
-    let summary = summary_lines.next().unwrap_or("").to_string();
+    let summary = summary_lines.next().unwrap_or("");
     let details: Vec<&str> = summary_lines
         .chain(report.details.iter().flat_map(|d| d.split('\n')))
         .collect();
-    let obj = serde_json::json!({
-        "check": check,
-        "label": label,
-        "state": report.state.name(),
-        "code": report.state.code(),
-        "status_text": report.status_text,
-        "summary": summary,
-        "details": details,
-        "perfdata": perfdata,
-    });
-    let mut s = obj.to_string();
+    let obj = JsonReport {
+        check,
+        code: report.state.code(),
+        details,
+        label,
+        perfdata: &report.perfdata,
+        state: report.state.name(),
+        status_text: report.status_text.as_deref(),
+        summary,
+    };
+    let mut s = serde_json::to_string(&obj).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
     s.push('\n');
     s
 }
@@ -728,7 +841,10 @@ mod tests {
                     .critical(Some(Range::parse("~:12").unwrap()))
                     .min(0.0),
             );
-        let v: serde_json::Value = serde_json::from_str(&render_json("check_x", "X", &r)).unwrap();
+        let out = render_json("check_x", "X", &r);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        // The same text as a tree of values gives (keys in order, integers as integers).
+        assert_eq!(format!("{}\n", v), out);
         assert_eq!(v["check"], "check_x");
         assert_eq!(v["state"], "CRITICAL");
         assert_eq!(v["code"], 2);
@@ -744,5 +860,40 @@ mod tests {
         assert_eq!(p["critical"]["start"], serde_json::Value::Null);
         assert_eq!(p["critical"]["end"], 12.0);
         assert_eq!(p["text"], "time=12.5s;3;~:12;0");
+    }
+
+    #[test]
+    fn bounded_findings_keep_the_worst_and_count_the_rest() {
+        let mut f = Findings::bounded(3);
+        for i in 0..1000 {
+            f.add_ranked(State::Warning, format!("w{i}"), i as f64);
+        }
+        f.add(State::Critical, "c");
+        f.add_ranked(State::Unknown, "u", 5.0);
+        assert_eq!(f.len(), 1002);
+        assert_eq!(f.state(), State::Critical);
+        // Severity: CRITICAL, WARNING, UNKNOWN, OK (monitoring-plugins' order).
+        assert_eq!(f.lines(), ["c", "w999", "w998"]);
+        assert_eq!(f.not_named(), 999);
+        assert_eq!(
+            f.summary_top(2, Some("1002 queues")),
+            "c; w999; and 1000 more; 1002 queues"
+        );
+        let mut ties = Findings::bounded(2);
+        for t in ["a", "b", "c", "d", "e"] {
+            ties.add(State::Critical, t);
+        }
+        assert_eq!(ties.lines(), ["a", "b"], "equal ones: the first found");
+        assert_eq!(ties.into_subs().len(), 2);
+    }
+
+    #[test]
+    fn perfdata_left_out_by_the_check_is_said() {
+        let mut r = Report::ok("fine").perf(Perfdata::new("a", 1.0));
+        r.perfdata_left_out = 9999;
+        assert_eq!(
+            render_nagios("X", &r, 4096),
+            "X OK - fine | a=1\n(9999 perfdata items left out: output limit 4096 bytes)\n"
+        );
     }
 }

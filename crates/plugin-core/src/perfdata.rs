@@ -337,6 +337,85 @@ impl fmt::Display for Perfdata {
     }
 }
 
+/// Perfdata gathered under the output budget, in groups printed one after the other (a check's
+/// most useful numbers first: each queue's messages, then its consumers, ...). A check that
+/// reports on thousands of things (10,000 queues, six numbers each) keeps only what its output
+/// can carry ([`crate::output_budget`]), so its memory does not grow with them, and
+/// counts the rest: the output says how many items were left out. With no budget (JSON,
+/// OpenMetrics, a textfile) every item is kept.
+#[derive(Debug)]
+pub struct PerfdataGroups {
+    room: Option<usize>,
+    /// Each group's items and their printed bytes (separators included).
+    groups: Vec<(Vec<Perfdata>, usize)>,
+    left_out: usize,
+}
+
+impl PerfdataGroups {
+    /// `groups` groups under a budget of `room` bytes (`None`: keep everything); checks pass
+    /// [`crate::output_budget`].
+    pub fn new(groups: usize, room: Option<usize>) -> PerfdataGroups {
+        PerfdataGroups {
+            room,
+            groups: (0..groups).map(|_| (Vec::new(), 0)).collect(),
+            left_out: 0,
+        }
+    }
+
+    /// Adds `pd` to the end of `group` if it fits after the groups before it; items of later
+    /// groups that no longer fit are dropped (and counted).
+    pub fn push(&mut self, group: usize, pd: Perfdata) {
+        let Some(room) = self.room else {
+            self.groups[group].0.push(pd);
+            return;
+        };
+        let len = printed_len(&pd) + 1;
+        let mut used: usize = self.groups[..=group].iter().map(|g| g.1).sum();
+        if used + len > room {
+            self.left_out += 1;
+            return;
+        }
+        self.groups[group].0.push(pd);
+        self.groups[group].1 += len;
+        used += len;
+        for (items, bytes) in &mut self.groups[group + 1..] {
+            while *bytes > 0 && used + *bytes > room {
+                let last = items.pop().map_or(0, |p| printed_len(&p) + 1);
+                *bytes -= last;
+                self.left_out += 1;
+            }
+            used += *bytes;
+        }
+    }
+
+    /// How many items did not fit.
+    pub fn left_out(&self) -> usize {
+        self.left_out
+    }
+
+    /// Puts the items into `report` (after any it has), and the count of those left out.
+    pub fn into_report(self, report: &mut crate::Report) {
+        report.perfdata_left_out += self.left_out;
+        for (items, _) in self.groups {
+            report.perfdata.extend(items);
+        }
+    }
+}
+
+/// Bytes `pd` takes when printed (without allocating it).
+fn printed_len(pd: &Perfdata) -> usize {
+    struct Count(usize);
+    impl fmt::Write for Count {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            self.0 += s.len();
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    let _ = fmt::write(&mut c, format_args!("{pd}"));
+    c.0
+}
+
 /// The perfdata items of a check joined with single spaces.
 pub fn format_list(items: &[Perfdata]) -> String {
     items
@@ -544,5 +623,29 @@ mod tests {
                 prop_assert_eq!(back.len(), 1);
             }
         }
+    }
+
+    #[test]
+    fn groups_keep_what_the_budget_carries() {
+        let item = |l: &str| Perfdata::new(l, 1.0); // "qN=1": 4 bytes + 1
+        let mut g = PerfdataGroups::new(2, Some(20));
+        g.push(1, item("c1"));
+        g.push(1, item("c2"));
+        g.push(0, item("m1"));
+        g.push(0, item("m2"));
+        g.push(0, item("m3")); // 15 bytes of messages: one consumer item left
+        g.push(0, item("m4")); // 20: no consumer item left
+        g.push(0, item("m5")); // does not fit
+        g.push(1, item("c3")); // does not fit
+        let mut r = crate::Report::ok("x");
+        g.into_report(&mut r);
+        let labels: Vec<&str> = r.perfdata.iter().map(|p| p.label.as_str()).collect();
+        assert_eq!(labels, ["m1", "m2", "m3", "m4"]);
+        assert_eq!(r.perfdata_left_out, 4);
+        let mut all = PerfdataGroups::new(1, None);
+        for i in 0..1000 {
+            all.push(0, item(&format!("q{i}")));
+        }
+        assert_eq!(all.left_out(), 0);
     }
 }
