@@ -17,8 +17,8 @@ use custos_rabbitmq::{BrokerArgs, Filter, Queue};
 use custos_zulip::ZulipConf;
 use plugin_core::statefile::Record;
 use plugin_core::{
-    args, plural, CheckError, CheckResult, Context, Dimension, Findings, Perfdata, Plugin, Range,
-    Report, State, Thresholds,
+    args, plural, CheckError, CheckResult, Context, Dimension, Findings, Perfdata, PerfdataGroups,
+    Plugin, Range, Report, State, Thresholds,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -141,14 +141,36 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
     }
     // With grouping, a named queue is a group: list everything and fold.
     let asked: &[String] = if grouped { &[] } else { &names };
-    let report =
-        match custos_rabbitmq::select(&broker, ctx, asked, &args.filter, &args.broker.vhost)? {
-            Some(queues) => assess(args, &queues, zulip.as_ref(), ctx.verbosity),
-            None => Assessed {
-                report: Report::ok("no queues to check"),
-                zulip_lines: Vec::new(),
-            },
-        };
+    let mut judge = Judge::new(
+        args,
+        zulip.as_ref(),
+        ctx.verbosity,
+        plugin_core::output_budget(),
+    );
+    let mut counts = Counts::new();
+    let any = custos_rabbitmq::visit(
+        &broker,
+        ctx,
+        asked,
+        &args.filter,
+        &args.broker.vhost,
+        &mut |name, q| match folds(args) {
+            true => add(args, &mut counts, name, q.as_ref()),
+            false => judge.add(name, consumers(q.as_ref())),
+        },
+    )?;
+    for (name, count) in finish(args, counts) {
+        judge.add(name, count);
+    }
+    let mut report = if any {
+        judge.report()
+    } else {
+        Assessed {
+            report: Report::ok("no queues to check"),
+            zulip_lines: Vec::new(),
+        }
+    };
+    report.report.details.extend(broker.note());
     if let Some(dir) = &args.zulip_state_dir {
         write_zulip_states(dir, &report.zulip_lines)?;
     }
@@ -178,32 +200,27 @@ pub struct Assessed {
 /// Consumers per queue (or group): `Err` when the queue does not exist or has no statistics.
 type Counts = BTreeMap<String, Result<u64, &'static str>>;
 
-/// Counts the consumers of each queue, or of each group with Zulip's grouping (named groups
-/// only; Zulip's queues too for its state files).
-fn count(args: &Args, queues: &[(String, Option<Queue>)]) -> Counts {
+/// Counts one queue's consumers, into its own count or its group's with Zulip's grouping
+/// (about 60 bytes a queue or group: the report is made once every queue is counted).
+fn add(args: &Args, counts: &mut Counts, name: String, q: Option<&Queue>) {
+    let key = if args.grouped() {
+        group_name(&name)
+    } else {
+        name
+    };
+    let n = consumers(q);
+    let entry = counts.entry(key).or_insert(Ok(0));
+    *entry = match (*entry, n) {
+        (Ok(a), Ok(b)) => Ok(a + b),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+}
+
+/// The counts to judge: with grouping, the named groups only; Zulip's queues too for its state
+/// files.
+fn finish(args: &Args, mut counts: Counts) -> Counts {
     let names: Vec<String> = args.named().into_iter().map(|(n, _)| n).collect();
-    let grouped = args.grouped();
-    let mut counts = Counts::new();
-    for (name, q) in queues {
-        let key = if grouped {
-            group_name(name)
-        } else {
-            name.clone()
-        };
-        let n: Result<u64, &'static str> = match q {
-            None => Err("does not exist"),
-            Some(Queue {
-                consumers: Some(c), ..
-            }) => Ok(*c),
-            Some(_) => Err("has no statistics yet"),
-        };
-        let entry = counts.entry(key).or_insert(Ok(0));
-        *entry = match (*entry, n) {
-            (Ok(a), Ok(b)) => Ok(a + b),
-            (Err(e), _) | (_, Err(e)) => Err(e),
-        };
-    }
-    if grouped && !names.is_empty() {
+    if args.grouped() && !names.is_empty() {
         // Named groups only; one with no member queue has 0 consumers (Zulip's cron job counts
         // consumers, so a queue nobody declared has none).
         counts.retain(|k, _| names.contains(k));
@@ -245,43 +262,132 @@ fn rule(args: &Args, name: &str, zulip: Option<&ZulipConf>) -> (Range, Option<u6
 }
 
 /// Judges the queues' consumers (`zulip`: the server's zulip.conf, for Zulip's targets): the
-/// report.
+/// report (everything kept).
 pub fn assess(
     args: &Args,
-    queues: &[(String, Option<Queue>)],
+    queues: impl IntoIterator<Item = (String, Option<Queue>)>,
     zulip: Option<&ZulipConf>,
     verbosity: u8,
 ) -> Assessed {
-    let counts = count(args, queues);
-    let mut findings = Findings::default();
-    let mut perf = Vec::new();
-    let mut total = 0;
-    let mut fewest: Option<(&str, u64)> = None;
-    let mut zulip_lines = Vec::new();
-    for (name, count) in &counts {
-        let (critical, needs) = rule(args, name, zulip);
-        let thresholds = Thresholds::new(args.warning, Some(critical));
+    assess_for_budget(args, queues, zulip, verbosity, None)
+}
+
+/// The same for an output of `budget` bytes, keeping only what it can print (as a run does).
+pub fn assess_for_budget(
+    args: &Args,
+    queues: impl IntoIterator<Item = (String, Option<Queue>)>,
+    zulip: Option<&ZulipConf>,
+    verbosity: u8,
+    budget: Option<usize>,
+) -> Assessed {
+    let mut judge = Judge::new(args, zulip, verbosity, budget);
+    if folds(args) {
+        let mut counts = Counts::new();
+        for (name, q) in queues {
+            add(args, &mut counts, name, q.as_ref());
+        }
+        for (name, count) in finish(args, counts) {
+            judge.add(name, count);
+        }
+    } else {
+        for (name, q) in queues {
+            judge.add(name, consumers(q.as_ref()));
+        }
+    }
+    judge.report()
+}
+
+/// Are the queues counted together before they are judged (Zulip's grouping, its state files)?
+/// Otherwise each queue is judged as it is read, and nothing is kept per queue.
+fn folds(args: &Args) -> bool {
+    args.grouped() || args.zulip_state_dir.is_some()
+}
+
+/// A queue's consumers as the broker said: `Err` when it does not exist or has no statistics.
+fn consumers(q: Option<&Queue>) -> Result<u64, &'static str> {
+    match q {
+        None => Err("does not exist"),
+        Some(Queue {
+            consumers: Some(c), ..
+        }) => Ok(*c),
+        Some(_) => Err("has no statistics yet"),
+    }
+}
+
+/// The queues (or groups) judged one at a time: counts, the worst findings, the perfdata and
+/// long output the output can carry, and Zulip's lines (every one only for its state files).
+struct Judge<'a> {
+    args: &'a Args,
+    zulip: Option<&'a ZulipConf>,
+    verbosity: u8,
+    budget: Option<usize>,
+    findings: Findings,
+    perf: PerfdataGroups,
+    queues: u64,
+    total: u64,
+    fewest: Option<(String, u64)>,
+    zulip_lines: Vec<(String, State, String)>,
+    /// `-v`: each queue's consumers, while the output has room.
+    counted: Vec<String>,
+    counted_bytes: usize,
+    not_listed: usize,
+}
+
+impl<'a> Judge<'a> {
+    fn new(
+        args: &'a Args,
+        zulip: Option<&'a ZulipConf>,
+        verbosity: u8,
+        budget: Option<usize>,
+    ) -> Judge<'a> {
+        Judge {
+            args,
+            zulip,
+            verbosity,
+            budget,
+            findings: Findings::for_budget(budget),
+            perf: PerfdataGroups::new(1, budget),
+            queues: 0,
+            total: 0,
+            fewest: None,
+            zulip_lines: Vec::new(),
+            counted: Vec::new(),
+            counted_bytes: 0,
+            not_listed: 0,
+        }
+    }
+
+    fn add(&mut self, name: String, count: Result<u64, &'static str>) {
+        self.queues += 1;
+        let (critical, needs) = rule(self.args, &name, self.zulip);
+        let thresholds = Thresholds::new(self.args.warning, Some(critical));
         let count = match count {
-            Ok(c) => *c,
+            Ok(c) => c,
             Err(why) => {
-                let state = if *why == "does not exist" {
+                let state = if why == "does not exist" {
                     State::Critical
                 } else {
                     State::Unknown
                 };
-                findings.add_ranked(state, format!("queue {name} {why}"), f64::INFINITY);
-                perf.push(Perfdata::unmeasured(name).thresholds(&thresholds));
-                continue;
+                self.findings
+                    .add_ranked(state, format!("queue {name} {why}"), f64::INFINITY);
+                self.perf
+                    .push(0, Perfdata::unmeasured(&name).thresholds(&thresholds));
+                return;
             }
         };
-        total += count;
-        if fewest.is_none_or(|(_, f)| count < f) {
-            fewest = Some((name, count));
+        self.total += count;
+        if self.fewest.as_ref().is_none_or(|(_, f)| count < *f) {
+            self.fewest = Some((name.clone(), count));
         }
         if let Some(m) = needs {
-            // Zulip's words, whatever the state.
-            let text = format!("queue {name} has {count} consumers, needs {m}");
-            zulip_lines.push((name.clone(), thresholds.evaluate(count as f64), text));
+            // Zulip's words, whatever the state: all of them for its state files, else the
+            // first (the status line when it is the only queue).
+            if self.args.zulip_state_dir.is_some() || self.zulip_lines.is_empty() {
+                let text = format!("queue {name} has {count} consumers, needs {m}");
+                let state = thresholds.evaluate(count as f64);
+                self.zulip_lines.push((name.clone(), state, text));
+            }
         }
         if let Some((state, why)) = thresholds.alert(count as f64, Dimension::Count) {
             let text = match needs {
@@ -290,59 +396,64 @@ pub fn assess(
                 }
                 _ => format!("queue {name} has {count} consumers ({why})"),
             };
-            findings.add_ranked(state, text, -(count as f64));
+            self.findings.add_ranked(state, text, -(count as f64));
         }
-        perf.push(
-            Perfdata::new(name, count as f64)
+        if self.verbosity > 0 {
+            let line = format!("{name}: {count} consumers");
+            if self
+                .budget
+                .is_some_and(|b| self.counted_bytes + line.len() > b)
+            {
+                self.not_listed += 1;
+            } else {
+                self.counted_bytes += line.len() + 1;
+                self.counted.push(line);
+            }
+        }
+        self.perf.push(
+            0,
+            Perfdata::new(&name, count as f64)
                 .thresholds(&thresholds)
                 .min(0.0),
         );
     }
-    let summary = summary(args, &counts, &findings, total, fewest, &zulip_lines);
-    let mut report = Report::new(findings.state(), summary);
-    report.details = findings.lines().into_iter().map(String::from).collect();
-    if verbosity > 0 {
-        for (name, count) in &counts {
-            if let Ok(c) = count {
-                report.details.push(format!("{name}: {c} consumers"));
-            }
+
+    fn report(self) -> Assessed {
+        let summary = self.summary();
+        let mut report = Report::new(self.findings.state(), summary);
+        self.findings.details_into(&mut report);
+        report.details.extend(self.counted);
+        report.details_left_out += self.not_listed;
+        self.perf.into_report(&mut report);
+        Assessed {
+            report,
+            zulip_lines: self.zulip_lines,
         }
     }
-    report.perfdata = perf;
-    Assessed {
-        report,
-        zulip_lines,
-    }
-}
 
-/// The status line: for one queue with a minimum, Zulip's line (`queue Q has N consumers,
-/// needs M`), whatever the state; else the problems, then what was counted.
-fn summary(
-    args: &Args,
-    counts: &Counts,
-    findings: &Findings,
-    total: u64,
-    fewest: Option<(&str, u64)>,
-    zulip_lines: &[(String, State, String)],
-) -> String {
-    if let ([(_, _, text)], 1) = (zulip_lines, counts.len()) {
-        return text.clone();
+    /// The status line: for one queue with a minimum, Zulip's line (`queue Q has N consumers,
+    /// needs M`), whatever the state; else the problems, then what was counted.
+    fn summary(&self) -> String {
+        if let ([(_, _, text)], 1) = (self.zulip_lines.as_slice(), self.queues) {
+            return text.clone();
+        }
+        let what = if self.args.grouped() {
+            "queue group"
+        } else {
+            "queue"
+        };
+        let n = self.queues;
+        let mut measured = format!(
+            "{n} {what}{}, {} consumer{}",
+            plural(n),
+            self.total,
+            plural(self.total)
+        );
+        if let Some((name, f)) = self.fewest.as_ref().filter(|_| self.findings.is_empty()) {
+            measured.push_str(&format!(", fewest {name} ({f})"));
+        }
+        self.findings.summary_top(NAMED_IN_SUMMARY, Some(&measured))
     }
-    let what = if args.grouped() {
-        "queue group"
-    } else {
-        "queue"
-    };
-    let mut measured = format!(
-        "{} {what}{}, {total} consumer{}",
-        counts.len(),
-        plural(counts.len() as u64),
-        plural(total)
-    );
-    if let Some((name, n)) = fewest.filter(|_| findings.is_empty()) {
-        measured.push_str(&format!(", fewest {name} ({n})"));
-    }
-    findings.summary_top(NAMED_IN_SUMMARY, Some(&measured))
 }
 
 #[cfg(test)]

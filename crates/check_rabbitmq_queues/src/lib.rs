@@ -15,8 +15,8 @@ pub mod drain;
 use clap::Parser;
 use custos_rabbitmq::{BrokerArgs, Filter, Queue};
 use plugin_core::{
-    args, plural, CheckResult, Context, Dimension, Findings, Perfdata, Plugin, Range, Report,
-    State, Thresholds, Uom,
+    args, plural, CheckResult, Context, Dimension, Findings, Perfdata, PerfdataGroups, Plugin,
+    Range, Report, State, Thresholds, Uom,
 };
 use regex_lite::Regex;
 use std::path::PathBuf;
@@ -132,16 +132,24 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
             );
         }
     }
-    let selected =
-        custos_rabbitmq::select(&broker, ctx, &args.queue, &args.filter, &args.broker.vhost)?;
-    let now = plugin_core::unix_now();
-    let report = match selected {
-        Some(queues) => assess(args, &queues, findings, now, ctx.verbosity),
-        None => Report::new(
+    let mut tally = Tally::new(args, findings, plugin_core::unix_now(), ctx.verbosity);
+    let any = custos_rabbitmq::visit(
+        &broker,
+        ctx,
+        &args.queue,
+        &args.filter,
+        &args.broker.vhost,
+        &mut |name, q| tally.add(name, q),
+    )?;
+    if !any {
+        let Tally { findings, .. } = tally;
+        return Ok(Report::new(
             findings.state(),
             findings.summary(Some("no queues to check")),
-        ),
-    };
+        ));
+    }
+    let mut report = tally.report();
+    report.details.extend(broker.note());
     Ok(report)
 }
 
@@ -221,70 +229,202 @@ fn judge(args: &Args, name: &str, messages: u64, consumed: bool, now: f64) -> Ju
 /// Judges the queues (with what the health checks found) at time `now`: the report.
 pub fn assess(
     args: &Args,
-    queues: &[(String, Option<Queue>)],
-    mut findings: Findings,
+    queues: impl IntoIterator<Item = (String, Option<Queue>)>,
+    findings: Findings,
     now: f64,
     verbosity: u8,
 ) -> Report {
-    let counts = Thresholds::new(Some(args.warning), Some(args.critical));
-    let mut total = 0u64;
-    let mut largest: Option<(&str, u64)> = None;
-    let mut details = Vec::new();
-    let mut perf = Vec::new();
-    let mut drains = Vec::new();
-    // Zulip's words per problem queue: (state, "queue Q problem: STATE:message").
-    let mut zulip: Vec<(State, String)> = Vec::new();
-    for (name, queue) in queues {
+    let mut tally = Tally::new(args, findings, now, verbosity);
+    for (name, q) in queues {
+        tally.add(name, q);
+    }
+    tally.report()
+}
+
+/// Perfdata groups, most useful first (the output budget keeps whole items from the front):
+/// totals, messages per queue, consumers, drain times, then ready, unacknowledged and rates.
+const TOTALS: usize = 0;
+const MESSAGES: usize = 1;
+const CONSUMERS: usize = 2;
+const DRAINS: usize = 3;
+const READY: usize = 4;
+const UNACKED: usize = 5;
+const PUBLISH: usize = 6;
+const DELIVER: usize = 7;
+
+/// Zulip's words kept for the status line (the worst first; it is cut at 400 bytes anyway).
+const ZULIP_LINES: usize = 50;
+
+/// The queues judged one at a time, as they are read: counts, the worst findings, and the
+/// perfdata and long output the output can carry. Memory does not grow with the number of
+/// queues (10,000 queues: BENCHMARKS.md).
+pub struct Tally<'a> {
+    args: &'a Args,
+    now: f64,
+    verbosity: u8,
+    findings: Findings,
+    queues: u64,
+    total: u64,
+    largest: Option<(String, u64)>,
+    perf: PerfdataGroups,
+    /// The output's byte budget (`None`: everything is printed).
+    budget: Option<usize>,
+    /// `-v`: each queue's numbers, while the output has room.
+    details: Vec<String>,
+    details_bytes: usize,
+    not_listed: u64,
+    /// Zulip's words per problem queue: (state, "queue Q problem: STATE:message").
+    zulip: Vec<(State, String)>,
+}
+
+impl<'a> Tally<'a> {
+    /// Nothing judged yet; `findings` holds what the health checks found.
+    pub fn new(args: &'a Args, findings: Findings, now: f64, verbosity: u8) -> Tally<'a> {
+        Tally::with_budget(args, findings, now, verbosity, plugin_core::output_budget())
+    }
+
+    /// The same for an output of `budget` bytes (`None`: everything is kept).
+    pub fn with_budget(
+        args: &'a Args,
+        findings: Findings,
+        now: f64,
+        verbosity: u8,
+        budget: Option<usize>,
+    ) -> Tally<'a> {
+        let mut all = Findings::for_budget(budget);
+        all.extend(findings.into_subs());
+        Tally {
+            args,
+            now,
+            verbosity,
+            findings: all,
+            queues: 0,
+            total: 0,
+            largest: None,
+            perf: PerfdataGroups::new(8, budget),
+            budget,
+            details: Vec::new(),
+            details_bytes: 0,
+            not_listed: 0,
+            zulip: Vec::new(),
+        }
+    }
+
+    /// Judges one queue (`None`: it does not exist).
+    pub fn add(&mut self, name: String, queue: Option<Queue>) {
+        self.queues += 1;
         let Some(q) = queue else {
-            findings.add_ranked(State::Critical, format!("queue {name} does not exist"), 0.0);
-            perf.push(Perfdata::unmeasured(name));
-            continue;
+            self.findings
+                .add_ranked(State::Critical, format!("queue {name} does not exist"), 0.0);
+            self.perf.push(MESSAGES, Perfdata::unmeasured(&name));
+            return;
         };
         let Some(messages) = q.messages else {
-            findings.add(State::Unknown, format!("queue {name}: no statistics yet"));
-            perf.push(Perfdata::unmeasured(name));
-            continue;
+            self.findings
+                .add(State::Unknown, format!("queue {name}: no statistics yet"));
+            self.perf.push(MESSAGES, Perfdata::unmeasured(&name));
+            return;
         };
-        total += messages;
-        if largest.is_none_or(|(_, m)| messages > m) {
-            largest = Some((name, messages));
+        self.total += messages;
+        if self.largest.as_ref().is_none_or(|(_, m)| messages > *m) {
+            self.largest = Some((name.clone(), messages));
         }
-        let j = judge(args, name, messages, q.consumers.unwrap_or(0) > 0, now);
+        let args = self.args;
+        let j = judge(
+            args,
+            &name,
+            messages,
+            q.consumers.unwrap_or(0) > 0,
+            self.now,
+        );
         if let Some((state, text, rank)) = j.finding {
-            findings.add_ranked(state, text, rank);
+            self.findings.add_ranked(state, text, rank);
         }
-        zulip.extend(j.zulip);
-        drains.extend(j.drain);
-        let item = Perfdata::new(name, messages as f64).min(0.0);
-        perf.push(if j.counted {
-            item.thresholds(&counts)
-        } else {
-            item
-        });
-        if verbosity > 0 {
-            details.push(describe(q));
+        if let Some(z) = j.zulip {
+            self.zulip.push(z);
+            if self.zulip.len() >= 2 * ZULIP_LINES {
+                self.zulip
+                    .sort_by_key(|(state, _)| std::cmp::Reverse(state.severity()));
+                self.zulip.truncate(ZULIP_LINES);
+            }
+        }
+        if let Some(d) = j.drain {
+            self.perf.push(DRAINS, d);
+        }
+        let item = Perfdata::new(&name, messages as f64).min(0.0);
+        let counts = Thresholds::new(Some(args.warning), Some(args.critical));
+        self.perf.push(
+            MESSAGES,
+            if j.counted {
+                item.thresholds(&counts)
+            } else {
+                item
+            },
+        );
+        let per_queue = [
+            (CONSUMERS, "consumers", q.consumers.map(|c| c as f64)),
+            (READY, "ready", q.ready.map(|c| c as f64)),
+            (UNACKED, "unacked", q.unacked.map(|c| c as f64)),
+            (PUBLISH, "publish_rate", q.publish_rate),
+            (DELIVER, "deliver_rate", q.deliver_rate),
+        ];
+        for (group, what, value) in per_queue {
+            if let Some(v) = value {
+                self.perf
+                    .push(group, Perfdata::new(format!("{name}_{what}"), v).min(0.0));
+            }
+        }
+        if self.verbosity > 0 {
+            let line = describe(&q);
+            if self
+                .budget
+                .is_some_and(|b| self.details_bytes + line.len() > b)
+            {
+                self.not_listed += 1;
+            } else {
+                self.details_bytes += line.len() + 1;
+                self.details.push(line);
+            }
         }
     }
-    let mut measured = format!(
-        "{} queue{}, {total} message{}",
-        queues.len(),
-        plural(queues.len() as u64),
-        plural(total)
-    );
-    if let Some((name, m)) = largest.filter(|_| findings.is_empty()) {
-        measured.push_str(&format!(", largest {name} ({m})"));
+
+    /// The report of everything judged.
+    pub fn report(self) -> Report {
+        let Tally {
+            args,
+            findings,
+            queues,
+            total,
+            largest,
+            mut perf,
+            details,
+            not_listed,
+            zulip,
+            ..
+        } = self;
+        let mut measured = format!(
+            "{queues} queue{}, {total} message{}",
+            plural(queues),
+            plural(total)
+        );
+        if let Some((name, m)) = largest.filter(|_| findings.is_empty()) {
+            measured.push_str(&format!(", largest {name} ({m})"));
+        }
+        let mut report = Report::new(
+            findings.state(),
+            findings.summary_top(NAMED_IN_SUMMARY, Some(&measured)),
+        );
+        findings.details_into(&mut report);
+        if args.zulip {
+            in_zulips_words(&mut report, zulip, !findings.is_empty(), measured);
+        }
+        report.details.extend(details);
+        report.details_left_out += not_listed as usize;
+        perf.push(TOTALS, Perfdata::new("queues", queues as f64).min(0.0));
+        perf.push(TOTALS, Perfdata::new("messages", total as f64).min(0.0));
+        perf.into_report(&mut report);
+        report
     }
-    let mut report = Report::new(
-        findings.state(),
-        findings.summary_top(NAMED_IN_SUMMARY, Some(&measured)),
-    );
-    report.details = findings.lines().into_iter().map(String::from).collect();
-    if args.zulip {
-        in_zulips_words(&mut report, zulip, !findings.is_empty(), measured);
-    }
-    report.details.extend(details);
-    report.perfdata = perfdata(queues, total, perf, drains);
-    report
 }
 
 /// `--zulip`: Zulip's line is the summary (what its state file said), custos' words follow.
@@ -307,47 +447,6 @@ fn in_zulips_words(
         lines.join("; ")
     };
     report.details.insert(0, measured);
-}
-
-/// The perfdata, most useful first (the output budget keeps whole items from the front):
-/// totals, messages per queue, consumers, drain times, then ready, unacknowledged and rates.
-fn perfdata(
-    queues: &[(String, Option<Queue>)],
-    total: u64,
-    messages: Vec<Perfdata>,
-    drains: Vec<Perfdata>,
-) -> Vec<Perfdata> {
-    let mut out = vec![
-        Perfdata::new("queues", queues.len() as f64).min(0.0),
-        Perfdata::new("messages", total as f64).min(0.0),
-    ];
-    out.extend(messages);
-    out.extend(per_queue(queues, "consumers", |q| {
-        q.consumers.map(|c| c as f64)
-    }));
-    out.extend(drains);
-    out.extend(per_queue(queues, "ready", |q| q.ready.map(|c| c as f64)));
-    out.extend(per_queue(queues, "unacked", |q| {
-        q.unacked.map(|c| c as f64)
-    }));
-    out.extend(per_queue(queues, "publish_rate", |q| q.publish_rate));
-    out.extend(per_queue(queues, "deliver_rate", |q| q.deliver_rate));
-    out
-}
-
-/// `<queue>_<what>` for every queue that has the value.
-fn per_queue(
-    queues: &[(String, Option<Queue>)],
-    what: &str,
-    value: impl Fn(&Queue) -> Option<f64>,
-) -> Vec<Perfdata> {
-    queues
-        .iter()
-        .filter_map(|(name, q)| {
-            let v = value(q.as_ref()?)?;
-            Some(Perfdata::new(format!("{name}_{what}"), v).min(0.0))
-        })
-        .collect()
 }
 
 /// One queue's numbers for `-v`.

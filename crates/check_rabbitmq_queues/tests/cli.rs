@@ -427,7 +427,7 @@ fn broker_down_silent_or_talking_garbage() {
     assert_eq!(run.code, 3, "{}", run.stdout);
     assert!(
         run.text().starts_with(
-            "RABBITMQ_QUEUES UNKNOWN - invalid reply from the management API to GET /api/queues/%2F: expected value"
+            "RABBITMQ_QUEUES UNKNOWN - invalid reply from the management API to GET /api/consumers/%2F: not a JSON array"
         ),
         "{}",
         run.stdout
@@ -596,6 +596,9 @@ fn every_source_gives_the_same_numbers() {
         vec!["--source", "api", "--rates"],
         vec!["--source", "prometheus", "--prometheus-url", &prom],
         vec!["--prometheus-url", &prom],
+        // auto on a broker this big (all vhosts) or more: its Prometheus plugin, found in the
+        // overview's listeners.
+        vec!["--prometheus-from", "1"],
         vec!["--source", "rabbitmqctl", "--rabbitmqctl", &ctl],
     ] {
         // Prometheus and the statistics are refreshed every collect_statistics_interval.
@@ -620,7 +623,19 @@ fn every_source_gives_the_same_numbers() {
             "{}",
             run.stdout
         );
+        let auto = source[0] == "--prometheus-from";
+        assert_eq!(
+            run.stdout.contains(&format!(
+                "\nqueues read from RabbitMQ's Prometheus plugin at {prom}/ ("
+            )),
+            auto,
+            "{source:?}: {}",
+            run.stdout
+        );
     }
+    // Below --prometheus-from (the default, 1,000 queues), auto reads the management API.
+    let api = run(&base);
+    assert!(!api.stdout.contains("Prometheus"), "{}", api.stdout);
     let url = format!("amqp://{}@{}:{}/{vhost}", r.user, r.host, r.amqp_port);
     let run = run(&[
         "--amqp-url",

@@ -81,6 +81,13 @@ impl Ctl {
         plugin_core::process::run(ctx, &mut cmd, what, MAX_OUTPUT)
     }
 
+    /// Every queue of the vhost, each handed to `each`. (rabbitmqctl's own output is read
+    /// whole, bounded: rabbitmqctl itself takes sixty times the memory.)
+    pub fn each_queue(&self, ctx: &Context, each: &mut dyn FnMut(Queue)) -> Result<(), CheckError> {
+        self.queues(ctx)?.into_iter().for_each(each);
+        Ok(())
+    }
+
     /// Every queue of the vhost, with live counts and consumers.
     pub fn queues(&self, ctx: &Context) -> Result<Vec<Queue>, CheckError> {
         let args = [

@@ -17,6 +17,7 @@
 pub mod amqp;
 pub mod api;
 pub mod ctl;
+pub mod items;
 pub mod prom;
 
 use clap::Args;
@@ -93,6 +94,12 @@ pub struct BrokerArgs {
     )]
     pub prometheus_url: Option<String>,
 
+    /// With --source auto, list a single-node broker with this many queues or more (all
+    /// vhosts) through its Prometheus plugin, when it has one (0: never)
+    #[arg(long = "prometheus-from", value_name = "N", default_value_t = api::PROMETHEUS_FROM,
+          help_heading = "Connection")]
+    pub prometheus_from: u64,
+
     /// rabbitmqctl, as a command line (as root, or e.g. "sudo -u rabbitmq rabbitmqctl")
     #[arg(long = "rabbitmqctl", value_name = "CMD", default_value = ctl::DEFAULT_COMMAND,
           help_heading = "Connection")]
@@ -129,34 +136,38 @@ impl Filter {
     }
 }
 
-/// The queues a check looks at: the named ones (`None` for one that does not exist), or every
-/// queue of the vhost; then the filter. `Ok(None)`: nothing is left and `--allow-empty`
-/// allows it. Nothing left otherwise is UNKNOWN, never an empty OK.
-pub fn select(
+/// The queues a check looks at, each handed to `each` with its name as it is read: the named
+/// ones (`None` for one that does not exist), or every queue of the vhost (never held all at
+/// once: memory does not grow with the number of queues); then the filter. `Ok(false)`:
+/// nothing was left and `--allow-empty` allows it. Nothing left otherwise is UNKNOWN, never an
+/// empty OK.
+pub fn visit(
     broker: &Broker,
     ctx: &Context,
     names: &[String],
     filter: &Filter,
     vhost: &str,
-) -> Result<Option<Selection>, CheckError> {
-    let found = if names.is_empty() {
-        broker
-            .all_queues(ctx)?
-            .into_iter()
-            .map(|q| (q.name.clone(), Some(q)))
-            .collect()
-    } else {
-        broker.named_queues(ctx, names)?
+    each: &mut dyn FnMut(String, Option<Queue>),
+) -> Result<bool, CheckError> {
+    let mut kept = 0usize;
+    let mut keep = |name: String, q: Option<Queue>| {
+        if filter.admits(&name) {
+            kept += 1;
+            each(name, q);
+        }
     };
-    let kept: Vec<_> = found
-        .into_iter()
-        .filter(|(n, _)| filter.admits(n))
-        .collect();
-    if !kept.is_empty() {
-        return Ok(Some(kept));
+    if names.is_empty() {
+        broker.each_queue(ctx, &mut |q| keep(q.name.clone(), Some(q)))?;
+    } else {
+        for (name, q) in broker.named_queues(ctx, names)? {
+            keep(name, q);
+        }
+    }
+    if kept > 0 {
+        return Ok(true);
     }
     if filter.allow_empty {
-        return Ok(None);
+        return Ok(false);
     }
     let mut why = format!("no queues to check in vhost '{vhost}'");
     if let Some(r) = &filter.include {
@@ -168,6 +179,40 @@ pub fn select(
     Err(CheckError::unknown(format!(
         "{why} (--allow-empty makes this OK)"
     )))
+}
+
+/// The same, gathered (a few named queues, tests).
+pub fn select(
+    broker: &Broker,
+    ctx: &Context,
+    names: &[String],
+    filter: &Filter,
+    vhost: &str,
+) -> Result<Option<Selection>, CheckError> {
+    let mut all = Selection::new();
+    let any = visit(broker, ctx, names, filter, vhost, &mut |n, q| {
+        all.push((n, q))
+    })?;
+    Ok(any.then_some(all))
+}
+
+/// The named queues from a listing (`list` hands each queue to its argument): only those named
+/// are kept, `None` for one the listing does not have.
+pub fn pick(
+    names: &[String],
+    list: impl FnOnce(&mut dyn FnMut(Queue)) -> Result<(), CheckError>,
+) -> Result<Selection, CheckError> {
+    let mut found: std::collections::HashMap<&str, Option<Queue>> =
+        names.iter().map(|n| (n.as_str(), None)).collect();
+    list(&mut |q| {
+        if let Some(slot) = found.get_mut(q.name.as_str()) {
+            *slot = Some(q);
+        }
+    })?;
+    Ok(names
+        .iter()
+        .map(|n| (n.clone(), found.get_mut(n.as_str()).and_then(Option::take)))
+        .collect())
 }
 
 /// Queues by name, each with what the broker said (`None`: it does not exist).
@@ -301,15 +346,15 @@ fn refused(e: &CheckError) -> bool {
 }
 
 impl Broker {
-    /// Every queue of the vhost; AMQP cannot list queues.
-    pub fn all_queues(&self, ctx: &Context) -> Result<Vec<Queue>, CheckError> {
+    /// Every queue of the vhost, each handed to `each` as it is read; AMQP cannot list queues.
+    pub fn each_queue(&self, ctx: &Context, each: &mut dyn FnMut(Queue)) -> Result<(), CheckError> {
         match self {
-            Broker::Api(api, fallback) => match (api.queues(ctx), fallback) {
-                (Err(e), Some(ctl)) if refused(&e) => ctl.queues(ctx),
+            Broker::Api(api, fallback) => match (api.each_queue(ctx, each), fallback) {
+                (Err(e), Some(ctl)) if refused(&e) => ctl.each_queue(ctx, each),
                 (result, _) => result,
             },
-            Broker::Prometheus(p) => p.queues(ctx),
-            Broker::Ctl(ctl) => ctl.queues(ctx),
+            Broker::Prometheus(p) => p.each_queue(ctx, each),
+            Broker::Ctl(ctl) => ctl.each_queue(ctx, each),
             Broker::Amqp(_) => Err(CheckError::unknown(
                 "AMQP cannot list queues: name them with --queue, or use the management API",
             )),
@@ -318,19 +363,24 @@ impl Broker {
 
     /// The named queues; `None` for a queue that does not exist.
     pub fn named_queues(&self, ctx: &Context, names: &[String]) -> Result<Selection, CheckError> {
-        let pick = |all: Vec<Queue>| {
-            names
-                .iter()
-                .map(|n| (n.clone(), all.iter().find(|q| &q.name == n).cloned()))
-                .collect()
-        };
         match self {
             Broker::Api(api, fallback) => match (api.named(ctx, names), fallback) {
-                (Err(e), Some(ctl)) if refused(&e) => Ok(pick(ctl.queues(ctx)?)),
+                (Err(e), Some(ctl)) if refused(&e) => pick(names, |each| ctl.each_queue(ctx, each)),
                 (result, _) => result,
             },
             Broker::Amqp(amqp) => amqp.queues(ctx, names),
-            Broker::Prometheus(_) | Broker::Ctl(_) => Ok(pick(self.all_queues(ctx)?)),
+            Broker::Prometheus(_) | Broker::Ctl(_) => {
+                pick(names, |each| self.each_queue(ctx, each))
+            }
+        }
+    }
+
+    /// How `--source auto` chose to list the queues when not as asked (a big broker through
+    /// its Prometheus plugin): a line for the long output.
+    pub fn note(&self) -> Option<String> {
+        match self {
+            Broker::Api(api, _) => api.note(),
+            _ => None,
         }
     }
 

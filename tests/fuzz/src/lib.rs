@@ -422,7 +422,7 @@ pub fn rabbitmq_json(data: &[u8]) {
         .map(|q| (q.name.clone(), Some(q)))
         .collect();
     let report =
-        check_rabbitmq_queues::assess(&args, &named, plugin_core::Findings::default(), 1.7e9, 3);
+        check_rabbitmq_queues::assess(&args, named, plugin_core::Findings::default(), 1.7e9, 3);
     let out = render_nagios("RABBITMQ_QUEUES", &report, 4096);
     check_plugin_output(&out, "RABBITMQ_QUEUES", report.state, 4096);
 }
