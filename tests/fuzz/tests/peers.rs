@@ -193,6 +193,10 @@ fn expect(t: &Target, case: &str) -> Expect {
         (Proto::Http, "garbage") => e(2, &["invalid HTTP response from 127.0.0.1"]),
         // A 200 reply: the body is read up to --max-body and the long output says so.
         (Proto::Http, "huge") if t.check == "check_website_response" => e(0, &["HTTP/1.1 200 OK"]),
+        // A listing is read as it arrives: 200 MB of `x` is refused at its first byte.
+        (Proto::Http, "huge") if t.check == "check_rabbitmq_consumers" => {
+            e(3, &["GET /api/consumers/%2F: not a JSON array"])
+        }
         (Proto::Http, "huge") => e(3, &["is larger than"]),
         (Proto::Http, "redirect loop") if t.check == "check_website_response" => {
             e(2, &["redirect loop"])
