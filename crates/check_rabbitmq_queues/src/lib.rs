@@ -351,11 +351,29 @@ impl<'a> Tally<'a> {
         if let Some(d) = j.drain {
             self.perf.push(DRAINS, d);
         }
-        let item = Perfdata::new(&name, messages as f64).min(0.0);
-        let counts = Thresholds::new(Some(args.warning), Some(args.critical));
+        self.perfdata(&name, &q, j.counted);
+        if self.verbosity > 0 {
+            let line = describe(&q);
+            if self
+                .budget
+                .is_some_and(|b| self.details_bytes + line.len() > b)
+            {
+                self.not_listed += 1;
+            } else {
+                self.details_bytes += line.len() + 1;
+                self.details.push(line);
+            }
+        }
+    }
+
+    /// A queue's perfdata, each number in its group: messages (with the count thresholds when
+    /// the count rule judged it), consumers, ready, unacknowledged and rates.
+    fn perfdata(&mut self, name: &str, q: &Queue, counted: bool) {
+        let item = Perfdata::new(name, q.messages.unwrap_or(0) as f64).min(0.0);
+        let counts = Thresholds::new(Some(self.args.warning), Some(self.args.critical));
         self.perf.push(
             MESSAGES,
-            if j.counted {
+            if counted {
                 item.thresholds(&counts)
             } else {
                 item
@@ -372,18 +390,6 @@ impl<'a> Tally<'a> {
             if let Some(v) = value {
                 self.perf
                     .push(group, Perfdata::new(format!("{name}_{what}"), v).min(0.0));
-            }
-        }
-        if self.verbosity > 0 {
-            let line = describe(&q);
-            if self
-                .budget
-                .is_some_and(|b| self.details_bytes + line.len() > b)
-            {
-                self.not_listed += 1;
-            } else {
-                self.details_bytes += line.len() + 1;
-                self.details.push(line);
             }
         }
     }
