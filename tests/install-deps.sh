@@ -21,6 +21,8 @@ need erlang-base command -v epmd
 # nginx serves the HTTP(S) tests of check_website_response; openssl makes their certificates.
 need nginx test -x /usr/sbin/nginx
 need openssl command -v openssl
+# The demo's stand-ins for Zulip's queue workers are Python processes.
+need python3 test -x /usr/bin/python3
 # The rest is for make test (and bench), not for make demo.
 if [ "${DEMO:-}" != 1 ]; then
 # pgBackRest, for check_postgres_backup's --source pgbackrest tests.

@@ -191,15 +191,18 @@ pub fn start_named(base: &Path, name: &str, guard: &Guard) -> Result<Postgres> {
             .current_dir(&root),
         "initdb",
     )?;
+    // max_wal_senders and max_locks_per_transaction: room for make bench's eight replicas and
+    // a query over 10,000 tables (pg_relation_size locks each one).
     append(
         &pg.primary_data.join("postgresql.conf"),
         &format!(
             "\n# custos test harness\nlisten_addresses = '127.0.0.1'\nport = {port}\n\
              unix_socket_directories = '{sock}'\nmax_connections = 40\nshared_buffers = 16MB\n\
-             fsync = off\nfull_page_writes = off\nwal_level = replica\nmax_wal_senders = 5\n\
+             fsync = off\nfull_page_writes = off\nwal_level = replica\nmax_wal_senders = 12\n\
              wal_keep_size = 64MB\nhot_standby = on\narchive_mode = on\n\
              archive_command = 'test ! -f {arch}/%f && cp %p {arch}/%f'\narchive_timeout = 0\n\
-             logging_collector = off\nmax_prepared_transactions = 5\n",
+             logging_collector = off\nmax_prepared_transactions = 5\n\
+             max_locks_per_transaction = 256\n",
             port = pg.primary_port,
             sock = socket_dir.display(),
             arch = archive_dir.display(),
