@@ -38,12 +38,14 @@ impl AptConfig {
         AptConfig::parse(&text)
     }
 
+    /// The value of `key` (apt's keys are case-insensitive).
     pub fn get(&self, key: &str) -> Option<&str> {
         self.values
             .get(&key.to_ascii_lowercase())
             .map(String::as_str)
     }
 
+    /// The list `key` holds (`APT::Architectures`), empty when unset.
     pub fn list(&self, key: &str) -> &[String] {
         self.lists
             .get(&key.to_ascii_lowercase())

@@ -13,6 +13,8 @@
 //! with apt's answer: check_debian_packages' tests compare both on this machine, on fixture
 //! roots built for apt, and on 100 random roots.
 
+#![deny(missing_docs)]
+
 pub mod config;
 pub mod native;
 pub mod output;

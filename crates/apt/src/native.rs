@@ -30,15 +30,22 @@ impl From<std::io::Error> for Unsupported {
 
 /// What apt's configuration says, resolved.
 pub struct Paths {
+    /// dpkg's status file (`Dir::State::status`).
     pub status: PathBuf,
+    /// The downloaded lists (`Dir::State::lists`).
     pub lists: PathBuf,
+    /// `sources.list` (`Dir::Etc::sourcelist`).
     pub sourcelist: PathBuf,
+    /// `sources.list.d` (`Dir::Etc::sourceparts`).
     pub sourceparts: PathBuf,
+    /// `preferences` (`Dir::Etc::preferences`).
     pub preferences: PathBuf,
+    /// `preferences.d` (`Dir::Etc::preferencesparts`).
     pub preferencesparts: PathBuf,
 }
 
 impl Paths {
+    /// The paths as apt resolves them from its configuration (`Dir` and the keys above).
     pub fn from_config(c: &AptConfig) -> Paths {
         Paths {
             status: c
@@ -67,20 +74,7 @@ pub fn simulate(c: &AptConfig, security: &dyn Fn(&str) -> bool) -> Result<Simula
     if native.is_empty() {
         return Err(Unsupported("APT::Architecture is not set".into()));
     }
-    let archs = c.list("APT::Architectures");
-    if archs.iter().any(|a| a != &native) {
-        return Err(Unsupported(format!(
-            "several architectures ({})",
-            archs.join(", ")
-        )));
-    }
-    match c.get("APT::Solver") {
-        None | Some("") | Some("internal") => {}
-        Some(s) => return Err(Unsupported(format!("external solver {s}"))),
-    }
-    if c.flag("APT::Get::Upgrade-Allow-New", false) {
-        return Err(Unsupported("APT::Get::Upgrade-Allow-New".into()));
-    }
+    supported(c, &native)?;
     let paths = Paths::from_config(c);
     let (mut u, current) = installed(&paths.status, &native)?;
     let sources = sources::read(&paths.sourcelist, &paths.sourceparts)?;
@@ -119,13 +113,42 @@ pub fn simulate(c: &AptConfig, security: &dyn Fn(&str) -> bool) -> Result<Simula
         }
     }
     let inst = resolve::upgrade(&u, &settings, &cand).map_err(Unsupported)?;
+    Ok(simulation(&u, &cand, &inst, security))
+}
 
+/// What apt's configuration asks for that this engine does not do (several architectures,
+/// an external solver, upgrades that install new packages): the reason.
+fn supported(c: &AptConfig, native: &str) -> Result<(), Unsupported> {
+    let archs = c.list("APT::Architectures");
+    if archs.iter().any(|a| a != native) {
+        return Err(Unsupported(format!(
+            "several architectures ({})",
+            archs.join(", ")
+        )));
+    }
+    match c.get("APT::Solver") {
+        None | Some("") | Some("internal") => {}
+        Some(s) => return Err(Unsupported(format!("external solver {s}"))),
+    }
+    if c.flag("APT::Get::Upgrade-Allow-New", false) {
+        return Err(Unsupported("APT::Get::Upgrade-Allow-New".into()));
+    }
+    Ok(())
+}
+
+/// The upgrades of `inst` (the install decision) and the packages held back, as apt reports.
+fn simulation(
+    u: &Universe,
+    cand: &[Option<usize>],
+    inst: &[usize],
+    security: &dyn Fn(&str) -> bool,
+) -> Simulation {
     let mut sim = Simulation::default();
     for (p, pkg) in u.packages.iter().enumerate() {
         let cur = &pkg.versions[pkg.current];
         if inst[p] != pkg.current {
             let new = &pkg.versions[inst[p]];
-            let releases = rel_strs(&u, new);
+            let releases = rel_strs(u, new);
             sim.upgrades.push(Upgrade {
                 package: pkg.name.clone(),
                 old: Some(cur.version.clone()),
@@ -140,7 +163,7 @@ pub fn simulate(c: &AptConfig, security: &dyn Fn(&str) -> bool) -> Result<Simula
         }
     }
     sim.held.sort();
-    Ok(sim)
+    sim
 }
 
 /// `VerIterator::RelStr`: `Label:Version/Archive` of each list offering the version.

@@ -9,18 +9,22 @@
 /// One pending upgrade.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Upgrade {
+    /// The package's name.
     pub package: String,
     /// The installed version (`None`: a new package).
     pub old: Option<String>,
+    /// The version it would be upgraded to.
     pub new: String,
     /// `Label:Version/Archive` of each release offering the version.
     pub releases: Vec<String>,
+    /// One of its releases is a security archive.
     pub security: bool,
 }
 
 /// What one simulation said.
 #[derive(Debug, Default, PartialEq)]
 pub struct Simulation {
+    /// The upgrades, in apt's order.
     pub upgrades: Vec<Upgrade>,
     /// Packages apt keeps back (dependencies would change) or defers (phased updates).
     pub held: Vec<String>,

@@ -9,17 +9,25 @@ use std::path::Path;
 /// What apt knows of a package file (a Packages list, or dpkg's status file).
 #[derive(Debug, Clone, Default)]
 pub struct FileInfo {
+    /// The Release file's `Origin`.
     pub origin: Option<String>,
+    /// The Release file's `Label`.
     pub label: Option<String>,
     /// The Release file's `Suite` (apt calls it the archive).
     pub archive: Option<String>,
+    /// The Release file's `Codename`.
     pub codename: Option<String>,
+    /// The Release file's `Version`.
     pub version: Option<String>,
+    /// The component (`main`, ...).
     pub component: Option<String>,
+    /// The architecture of the list.
     pub arch: Option<String>,
     /// The source's host name; empty for dpkg's status file and local sources.
     pub site: String,
+    /// `NotAutomatic: yes` (priority 1).
     pub not_automatic: bool,
+    /// `ButAutomaticUpgrades: yes` (priority 100).
     pub but_automatic_upgrades: bool,
     /// dpkg's status file (apt's NotSource flag).
     pub status: bool,
@@ -29,13 +37,24 @@ pub struct FileInfo {
 pub const NEVER: i32 = i16::MIN as i32;
 
 #[derive(Debug, Clone)]
+/// What a preferences record's `Pin` line matches.
 pub enum Match {
-    Version { pattern: String },
+    /// `Pin: version PATTERN`.
+    Version {
+        /// The version, `*` and `?` patterns allowed.
+        pattern: String,
+    },
+    /// `Pin: release a=...,n=...,...`.
     Release(ReleaseMatch),
-    Origin { site: String },
+    /// `Pin: origin HOST`.
+    Origin {
+        /// The host name of the source.
+        site: String,
+    },
 }
 
 #[derive(Debug, Clone, Default)]
+/// The fields of a `Pin: release` line (`a=`, `n=`, `v=`, `o=`, `l=`, `c=`, `b=`).
 pub struct ReleaseMatch {
     all: bool,
     version: Option<String>,
@@ -54,7 +73,9 @@ pub struct ReleaseMatch {
 pub struct Pin {
     /// `None`: `Package: *` (a default for package files); else the names (or patterns).
     pub packages: Option<Vec<String>>,
+    /// Its `Pin` line.
     pub matcher: Match,
+    /// Its `Pin-Priority`.
     pub priority: i32,
 }
 
@@ -190,6 +211,7 @@ impl ReleaseMatch {
         m
     }
 
+    /// Does the package file `f` match these fields?
     pub fn file_matches(&self, f: &FileInfo) -> bool {
         if self.all {
             return true;
@@ -223,6 +245,7 @@ impl ReleaseMatch {
 }
 
 impl Match {
+    /// Does the package file `f` match (a version pin matches no file)?
     pub fn file_matches(&self, f: &FileInfo) -> bool {
         match self {
             Match::Version { .. } => false,

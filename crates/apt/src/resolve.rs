@@ -12,15 +12,20 @@ use std::collections::HashMap;
 /// One alternative of a dependency: `name[:any] [(op version)]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Alt {
+    /// The package name.
     pub name: String,
+    /// `:any` (any architecture's package satisfies it).
     pub any: bool,
+    /// The version relation, if any.
     pub rel: Option<(Op, String)>,
 }
 
 /// A provided name, with its version when the Provides entry has one (`foo (= 1.0)`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Provide {
+    /// The provided name.
     pub name: String,
+    /// Its version, when given.
     pub version: Option<String>,
 }
 
@@ -28,33 +33,51 @@ pub struct Provide {
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum Priority {
     #[default]
+    /// No Priority field.
     Unknown,
+    /// `required`.
     Required,
+    /// `important`.
     Important,
+    /// `standard`.
     Standard,
+    /// `optional`.
     Optional,
+    /// `extra`.
     Extra,
 }
 
 #[derive(Debug, Clone, Default)]
+/// One version of a package, from one or more stanzas.
 pub struct Version {
+    /// The version string.
     pub version: String,
     /// Indices into [`Universe::files`], in the order apt read them.
     pub files: Vec<usize>,
     /// Pre-Depends and Depends: groups of alternatives.
     pub depends: Vec<Vec<Alt>>,
+    /// Recommends: groups of alternatives.
     pub recommends: Vec<Vec<Alt>>,
+    /// Conflicts.
     pub conflicts: Vec<Alt>,
+    /// Breaks.
     pub breaks: Vec<Alt>,
+    /// Provides.
     pub provides: Vec<Provide>,
+    /// `Multi-Arch: allowed` (it satisfies `name:any`).
     pub multi_arch_allowed: bool,
+    /// `Phased-Update-Percentage`.
     pub phased: Option<u32>,
+    /// The Priority field.
     pub priority: Priority,
     /// The stanza's Essential and Important (or Protected) fields, when present: apt keeps
     /// them per package, the last stanza that has one deciding.
     pub essential: Option<bool>,
+    /// The Important (or Protected) field, when present.
     pub important: Option<bool>,
+    /// The source package's name.
     pub source: String,
+    /// The Architecture field.
     pub arch: String,
     /// What apt hashes to tell two stanzas of one version apart (`VersionHash`: Installed-Size
     /// and the relationship fields, without spaces and `=`, lower case). Kept as a 64-bit
@@ -63,6 +86,7 @@ pub struct Version {
     pub identity: u64,
     /// The Size field (0 in dpkg's status file).
     pub size: u64,
+    /// The Multi-Arch field as written (`same`, `foreign`, `allowed`, or empty).
     pub multi_arch: String,
     /// When apt's cache generator created it (lists in order, then dpkg's status): provides
     /// are listed newest first, which decides what ResolveByKeep keeps back first.
@@ -115,12 +139,16 @@ impl Package {
     }
 }
 
+/// An installed package and the versions apt knows of it.
 #[derive(Debug, Clone)]
 pub struct Package {
+    /// The name.
     pub name: String,
+    /// dpkg's selection is `hold`.
     pub hold: bool,
     /// apt's Essential and Important package flags.
     pub essential: bool,
+    /// See `essential`.
     pub important: bool,
     /// Versions, newest first (apt's VersionList order).
     pub versions: Vec<Version>,
@@ -131,86 +159,46 @@ pub struct Package {
 /// Everything installed, the versions the lists offer for it, and the package files.
 #[derive(Debug, Default)]
 pub struct Universe {
+    /// The package files (lists, and dpkg's status file).
     pub files: Vec<FileInfo>,
+    /// The installed packages.
     pub packages: Vec<Package>,
+    /// A package's index in `packages` by name.
     pub index: HashMap<String, usize>,
 }
 
 /// What the simulated upgrade decided for one package.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
+    /// The package (index in [`Universe::packages`]).
     pub package: usize,
+    /// Its candidate version (index in its versions), if any.
     pub candidate: Option<usize>,
+    /// The version the upgrade installs (the current one when kept back).
     pub install: usize,
 }
 
+/// apt's configuration as the policy and the resolver use it.
 pub struct Settings<'a> {
+    /// The preferences records.
     pub pins: &'a [Pin],
+    /// `APT::Default-Release`.
     pub default_release: Option<&'a str>,
+    /// `APT::Architecture`.
     pub native_arch: &'a str,
+    /// `APT::Install-Recommends`.
     pub install_recommends: bool,
+    /// `APT::Ignore-Hold`.
     pub ignore_hold: bool,
 }
 
 /// The candidate version of each package, as apt's policy chooses it.
 pub fn candidates(u: &Universe, s: &Settings) -> Vec<Option<usize>> {
-    // File priorities: NotSource (status) 100, ButAutomaticUpgrades 100, NotAutomatic 1, else
-    // 500; then the default pins (APT::Default-Release first, then `Package: *` records in
-    // order), the first that matches a file fixing it (a never pin always wins).
-    let mut defaults: Vec<(&crate::prefs::Match, i32)> = Vec::new();
-    let default_release_pin;
-    if let Some(rel) = s.default_release {
-        default_release_pin = crate::prefs::Match::Release(crate::prefs::ReleaseMatch::parse(rel));
-        defaults.push((&default_release_pin, 990));
-    }
-    defaults.extend(
-        s.pins
-            .iter()
-            .filter(|p| p.packages.is_none())
-            .map(|p| (&p.matcher, p.priority)),
-    );
-    let file_prio: Vec<i32> = u
-        .files
-        .iter()
-        .map(|f| {
-            let mut prio = if f.status || f.but_automatic_upgrades {
-                100
-            } else if f.not_automatic {
-                1
-            } else {
-                500
-            };
-            let mut fixed = false;
-            for (m, p) in &defaults {
-                if (!fixed || *p == NEVER) && prio != NEVER && m.file_matches(f) {
-                    prio = *p;
-                    fixed = true;
-                }
-            }
-            prio
-        })
-        .collect();
-
+    let file_prio = file_priorities(u, s);
     u.packages
         .iter()
         .map(|pkg| {
-            // Specific pins: the first record naming the package (or a pattern matching its
-            // name, or its source with src:) that matches a version pins that version.
-            let mut ver_pin: Vec<Option<i32>> = vec![None; pkg.versions.len()];
-            for pin in s.pins.iter() {
-                let Some(names) = &pin.packages else { continue };
-                for (vi, v) in pkg.versions.iter().enumerate() {
-                    if ver_pin[vi].is_some()
-                        || !names.iter().any(|n| pin_names(n, pkg, v, s.native_arch))
-                    {
-                        continue;
-                    }
-                    let files: Vec<&FileInfo> = v.files.iter().map(|&f| &u.files[f]).collect();
-                    if pin.matcher.version_matches(&v.version, &files) {
-                        ver_pin[vi] = Some(pin.priority);
-                    }
-                }
-            }
+            let ver_pin = version_pins(u, s, pkg);
             let priority = |vi: usize| -> i32 {
                 let v = &pkg.versions[vi];
                 if let Some(p) = ver_pin[vi] {
@@ -252,6 +240,65 @@ pub fn candidates(u: &Universe, s: &Settings) -> Vec<Option<usize>> {
             cand
         })
         .collect()
+}
+
+/// Each file's priority, as apt's policy gives it before the specific pins.
+fn file_priorities(u: &Universe, s: &Settings) -> Vec<i32> {
+    // File priorities: NotSource (status) 100, ButAutomaticUpgrades 100, NotAutomatic 1, else
+    // 500; then the default pins (APT::Default-Release first, then `Package: *` records in
+    // order), the first that matches a file fixing it (a never pin always wins).
+    let mut defaults: Vec<(&crate::prefs::Match, i32)> = Vec::new();
+    let default_release_pin;
+    if let Some(rel) = s.default_release {
+        default_release_pin = crate::prefs::Match::Release(crate::prefs::ReleaseMatch::parse(rel));
+        defaults.push((&default_release_pin, 990));
+    }
+    defaults.extend(
+        s.pins
+            .iter()
+            .filter(|p| p.packages.is_none())
+            .map(|p| (&p.matcher, p.priority)),
+    );
+    u.files
+        .iter()
+        .map(|f| {
+            let mut prio = if f.status || f.but_automatic_upgrades {
+                100
+            } else if f.not_automatic {
+                1
+            } else {
+                500
+            };
+            let mut fixed = false;
+            for (m, p) in &defaults {
+                if (!fixed || *p == NEVER) && prio != NEVER && m.file_matches(f) {
+                    prio = *p;
+                    fixed = true;
+                }
+            }
+            prio
+        })
+        .collect()
+}
+
+/// The specific pins of `pkg`'s versions.
+fn version_pins(u: &Universe, s: &Settings, pkg: &Package) -> Vec<Option<i32>> {
+    // Specific pins: the first record naming the package (or a pattern matching its
+    // name, or its source with src:) that matches a version pins that version.
+    let mut ver_pin: Vec<Option<i32>> = vec![None; pkg.versions.len()];
+    for pin in s.pins.iter() {
+        let Some(names) = &pin.packages else { continue };
+        for (vi, v) in pkg.versions.iter().enumerate() {
+            if ver_pin[vi].is_some() || !names.iter().any(|n| pin_names(n, pkg, v, s.native_arch)) {
+                continue;
+            }
+            let files: Vec<&FileInfo> = v.files.iter().map(|&f| &u.files[f]).collect();
+            if pin.matcher.version_matches(&v.version, &files) {
+                ver_pin[vi] = Some(pin.priority);
+            }
+        }
+    }
+    ver_pin
 }
 
 /// Does a name in a pin's Package field apply to this package (and this version, for src:)?
@@ -455,37 +502,7 @@ pub fn upgrade(u: &Universe, s: &Settings, cand: &[Option<usize>]) -> Result<Vec
             k = 0;
             continue;
         }
-        // Keep back what the broken dependencies point at, alternative by alternative.
-        let v = &u.packages[p].versions[st.inst[p]];
-        let groups: Vec<(Vec<Alt>, bool)> = v
-            .depends
-            .iter()
-            .map(|g| (g.clone(), false))
-            .chain(
-                v.conflicts
-                    .iter()
-                    .chain(&v.breaks)
-                    .map(|a| (vec![a.clone()], true)),
-            )
-            .collect();
-        'groups: for (group, negative) in groups {
-            let ok = if negative {
-                !st.violated(p, &group[0], &st.inst)
-            } else {
-                group.iter().any(|a| st.satisfied(a, &st.inst))
-            };
-            if ok {
-                continue;
-            }
-            for alt in &group {
-                for t in st.targets(p, alt, negative) {
-                    st.inst[t] = u.packages[t].current;
-                    if !broken(&st, p) {
-                        break 'groups;
-                    }
-                }
-            }
-        }
+        keep_back_targets(u, &mut st, p, &broken);
         if broken(&st, p) {
             k += 1;
             continue;
@@ -499,38 +516,104 @@ pub fn upgrade(u: &Universe, s: &Settings, cand: &[Option<usize>]) -> Result<Vec
     Ok(st.inst)
 }
 
-/// The order ResolveByKeep visits packages in: apt's `MakeScores`, highest first (ties by
-/// name; apt's own tie order is its hash table's).
-fn score_order(u: &Universe, st: &State, cand: &[Option<usize>]) -> Vec<usize> {
-    let n = u.packages.len();
-    let mut score = vec![0i64; n];
-    let downloadable = |v: &Version| v.files.iter().any(|&f| !u.files[f].status);
-    for p in 0..n {
-        let v = st.version(p);
-        let pkg = &u.packages[p];
-        if pkg.essential || pkg.important {
-            score[p] += 100;
-        }
-        score[p] += if downloadable(v) {
-            match v.priority {
-                Priority::Unknown => 0,
-                Priority::Required => 3,
-                Priority::Important => 2,
-                Priority::Standard => 1,
-                Priority::Optional => -1,
-                Priority::Extra => -2,
-            }
+/// Keeps back what `p`'s broken dependencies point at, alternative by alternative, until `p`
+/// is no longer broken (apt's ResolveByKeep, for one package).
+fn keep_back_targets(
+    u: &Universe,
+    st: &mut State,
+    p: usize,
+    broken: &dyn Fn(&State, usize) -> bool,
+) {
+    let v = &u.packages[p].versions[st.inst[p]];
+    let groups: Vec<(Vec<Alt>, bool)> = v
+        .depends
+        .iter()
+        .map(|g| (g.clone(), false))
+        .chain(
+            v.conflicts
+                .iter()
+                .chain(&v.breaks)
+                .map(|a| (vec![a.clone()], true)),
+        )
+        .collect();
+    for (group, negative) in groups {
+        let ok = if negative {
+            !st.violated(p, &group[0], &st.inst)
         } else {
-            -2
+            group.iter().any(|a| st.satisfied(a, &st.inst))
         };
-        if cand[p].is_some_and(|c| downloadable(&u.packages[p].versions[c])) {
-            score[p] += 1;
+        if ok {
+            continue;
+        }
+        for alt in &group {
+            for t in st.targets(p, alt, negative) {
+                st.inst[t] = u.packages[t].current;
+                if !broken(st, p) {
+                    return;
+                }
+            }
         }
     }
-    // Points along dependencies of the install versions (Depends, Pre-Depends, Recommends +1;
-    // Conflicts, Breaks -1), to the target and to its providers.
-    let mut add = score.clone();
-    for p in 0..n {
+}
+
+/// The order ResolveByKeep visits packages in: apt's `MakeScores`, highest first (ties by
+/// name; apt's own tie order is its hash table's), computed in its four steps.
+fn score_order(u: &Universe, st: &State, cand: &[Option<usize>]) -> Vec<usize> {
+    let own = own_scores(u, st, cand);
+    let with_dependencies = dependency_points(u, st, own);
+    let mut score = inherited(u, st, &with_dependencies);
+    provider_points(u, st, &with_dependencies, &mut score);
+    for (p, pkg) in u.packages.iter().enumerate() {
+        if pkg.essential || pkg.important {
+            score[p] += 5000;
+        }
+    }
+    let mut order: Vec<usize> = (0..u.packages.len()).collect();
+    order.sort_by(|&a, &b| {
+        score[b]
+            .cmp(&score[a])
+            .then_with(|| u.packages[a].name.cmp(&u.packages[b].name))
+    });
+    order
+}
+
+/// Each package's own points: essential or important, its install version's priority (when
+/// downloadable), a downloadable candidate.
+fn own_scores(u: &Universe, st: &State, cand: &[Option<usize>]) -> Vec<i64> {
+    let downloadable = |v: &Version| v.files.iter().any(|&f| !u.files[f].status);
+    (0..u.packages.len())
+        .map(|p| {
+            let v = st.version(p);
+            let pkg = &u.packages[p];
+            let mut score = 0;
+            if pkg.essential || pkg.important {
+                score += 100;
+            }
+            score += if downloadable(v) {
+                match v.priority {
+                    Priority::Unknown => 0,
+                    Priority::Required => 3,
+                    Priority::Important => 2,
+                    Priority::Standard => 1,
+                    Priority::Optional => -1,
+                    Priority::Extra => -2,
+                }
+            } else {
+                -2
+            };
+            if cand[p].is_some_and(|c| downloadable(&pkg.versions[c])) {
+                score += 1;
+            }
+            score
+        })
+        .collect()
+}
+
+/// Points along dependencies of the install versions (Depends, Pre-Depends, Recommends +1;
+/// Conflicts, Breaks -1), to the target and to its providers.
+fn dependency_points(u: &Universe, st: &State, score: Vec<i64>) -> Vec<i64> {
+    let mut add = score;
+    for p in 0..u.packages.len() {
         let v = st.version(p);
         let weighted = v
             .depends
@@ -575,9 +658,12 @@ fn score_order(u: &Universe, st: &State, cand: &[Option<usize>]) -> Vec<usize> {
             }
         }
     }
-    let old = add.clone();
-    let mut score = add;
-    // One level of inheritance from the packages that depend on (or recommend) a package.
+    add
+}
+
+/// One level of inheritance from the packages that depend on (or recommend) a package.
+fn inherited(u: &Universe, st: &State, old: &[i64]) -> Vec<i64> {
+    let mut score = old.to_vec();
     for (p, &points) in old.iter().enumerate() {
         if points <= 0 {
             continue;
@@ -594,8 +680,15 @@ fn score_order(u: &Universe, st: &State, cand: &[Option<usize>]) -> Vec<usize> {
             }
         }
     }
-    // Providers of important packages become important.
-    let transfer: Vec<i64> = (0..n).map(|p| (score[p] - old[p]).abs()).collect();
+    score
+}
+
+/// Providers of important packages become important: what a package inherited goes to its
+/// installed providers too.
+fn provider_points(u: &Universe, st: &State, old: &[i64], score: &mut [i64]) {
+    let transfer: Vec<i64> = (0..u.packages.len())
+        .map(|p| (score[p] - old[p]).abs())
+        .collect();
     for (p, &points) in transfer.iter().enumerate() {
         if points == 0 {
             continue;
@@ -613,16 +706,4 @@ fn score_order(u: &Universe, st: &State, cand: &[Option<usize>]) -> Vec<usize> {
             }
         }
     }
-    for (p, pkg) in u.packages.iter().enumerate() {
-        if pkg.essential || pkg.important {
-            score[p] += 5000;
-        }
-    }
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| {
-        score[b]
-            .cmp(&score[a])
-            .then_with(|| u.packages[a].name.cmp(&u.packages[b].name))
-    });
-    order
 }

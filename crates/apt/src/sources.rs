@@ -10,9 +10,13 @@ use std::path::Path;
 /// it is restricted to (empty: apt's configured ones).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Source {
+    /// The URI, ending in `/`.
     pub uri: String,
+    /// The suite (`bookworm-security`).
     pub suite: String,
+    /// The components.
     pub components: Vec<String>,
+    /// The architectures it is restricted to (empty: apt's configured ones).
     pub archs: Vec<String>,
 }
 

@@ -82,14 +82,20 @@ pub fn compare(a: &str, b: &str) -> Ordering {
 /// and `>`, which mean `<=` and `>=`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
+    /// `<<`.
     Lt,
+    /// `<=` (and the obsolete `<`).
     Le,
+    /// `=`.
     Eq,
+    /// `>=` (and the obsolete `>`).
     Ge,
+    /// `>>`.
     Gt,
 }
 
 impl Op {
+    /// The relation written as `s`.
     pub fn parse(s: &str) -> Option<Op> {
         Some(match s {
             "<<" => Op::Lt,

@@ -97,9 +97,8 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
 
 /// The default: matching processes, counted against the ranges.
 fn by_process(args: &Args, ctx: &Context) -> CheckResult {
-    let uid = args.user.as_deref().map(custos_procs::uid_of).transpose()?;
     ctx.stage("reading the process table");
-    let procs = custos_procs::matching(&args.cmdline, uid)?;
+    let procs = custos_procs::selected(&args.cmdline, args.user.as_deref())?;
     let thresholds = Thresholds::new(args.warning, Some(args.critical));
     let n = procs.len();
     let now = now();

@@ -236,7 +236,21 @@ fn one_replica(
     Ok((name, streaming, lags[2]))
 }
 
-fn replica(client: &Client, mut j: Judge) -> CheckResult {
+/// What a replica's WAL receiver shows.
+struct Receiver {
+    /// Its state (`streaming`, ...); `None`: no WAL receiver.
+    status: Option<String>,
+    /// The primary it streams from, in words.
+    primary: String,
+    /// WAL received and not yet replayed, in bytes.
+    gap: Option<f64>,
+    /// Seconds since the last replayed transaction was committed (0 when all is replayed).
+    delay: Option<f64>,
+    paused: bool,
+}
+
+/// Reads the replica's WAL receiver (one row, also without a receiver).
+fn receiver(client: &Client) -> Result<Receiver, CheckError> {
     let row = client.query_one(
         "SELECT r.pid, r.status, r.sender_host, r.sender_port, \
                 pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::float8 AS gap, \
@@ -257,15 +271,23 @@ fn replica(client: &Client, mut j: Judge) -> CheckResult {
     }
     let sender_host: Option<String> = row.col("sender_host")?;
     let sender_port: Option<i32> = row.col("sender_port")?;
-    let gap: Option<f64> = row.col("gap")?;
-    let delay: Option<f64> = row.col("delay")?;
-    let paused: bool = row.col("paused")?;
-    let primary = match (&sender_host, sender_port) {
+    let primary = match (sender_host, sender_port) {
         (Some(h), Some(p)) => format!("{h}:{p}"),
-        (Some(h), None) => h.clone(),
+        (Some(h), None) => h,
         _ => "the primary".to_string(),
     };
-    match status.as_deref() {
+    Ok(Receiver {
+        status,
+        primary,
+        gap: row.col("gap")?,
+        delay: row.col("delay")?,
+        paused: row.col("paused")?,
+    })
+}
+
+fn replica(client: &Client, mut j: Judge) -> CheckResult {
+    let r = receiver(client)?;
+    match r.status.as_deref() {
         None => j.found.add(
             State::Critical,
             "Replaying WAL logs from backups (no WAL receiver)",
@@ -277,31 +299,31 @@ fn replica(client: &Client, mut j: Judge) -> CheckResult {
         ),
     }
     let t = j.bytes();
-    let gap_bytes = gap;
-    let gap = j.metric("replay".into(), gap, Dimension::Bytes, t, |w| {
+    let gap = j.metric("replay".into(), r.gap, Dimension::Bytes, t, |w| {
         format!("replica is {w} behind in replay of WAL received")
     });
     let t = j.time();
-    let delay_words = j.metric("replay_lag".into(), delay, Dimension::Time, t, |w| {
+    let delay_words = j.metric("replay_lag".into(), r.delay, Dimension::Time, t, |w| {
         format!("replica replay lag is {w}")
     });
     // Zulip's words: "replica is N bytes behind in replay of WAL logs from PRIMARY".
-    let mut measured = match gap_bytes {
+    let primary = &r.primary;
+    let mut measured = match r.gap {
         Some(b) => format!(
             "replica is {} bytes behind in replay of WAL logs from {primary} ({gap})",
             b.round()
         ),
         None => format!("replica of {primary}, {gap} behind in replay"),
     };
-    if delay.is_some() {
+    if r.delay.is_some() {
         measured.push_str(&format!(", replay lag {delay_words}"));
     }
-    if paused {
+    if r.paused {
         measured.push_str(" (replay paused)");
     }
     j.report.details.push(format!(
         "WAL receiver: {}",
-        status.as_deref().unwrap_or("not running")
+        r.status.as_deref().unwrap_or("not running")
     ));
     Ok(j.finish(measured))
 }

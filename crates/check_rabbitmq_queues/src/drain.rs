@@ -124,28 +124,37 @@ pub fn judge(
             expected: None,
         };
     }
-    let ok = |expected| Verdict {
-        state: State::Ok,
-        text: String::new(),
-        zulip: String::new(),
-        expected,
-    };
-    let Some(avg) = stats.recent_average_consume_time else {
-        return ok(None);
-    };
-    let expected = messages as f64 * avg;
+    match stats.recent_average_consume_time {
+        Some(avg) => by_drain_time(queue, messages, messages as f64 * avg, overrides),
+        None => Verdict::ok(None),
+    }
+}
+
+impl Verdict {
+    fn ok(expected: Option<f64>) -> Verdict {
+        Verdict {
+            state: State::Ok,
+            text: String::new(),
+            zulip: String::new(),
+            expected,
+        }
+    }
+}
+
+/// The verdict on a queue whose backlog takes `expected` seconds to clear.
+fn by_drain_time(
+    queue: &str,
+    messages: u64,
+    expected: f64,
+    overrides: &[(String, f64, f64)],
+) -> Verdict {
     let (warning, critical) = limits(queue, overrides);
-    let state = if expected > critical {
-        State::Critical
+    let (state, limit) = if expected > critical {
+        (State::Critical, format!("critical > {critical}s"))
     } else if expected > warning {
-        State::Warning
+        (State::Warning, format!("warning > {warning}s"))
     } else {
-        return ok(Some(expected));
-    };
-    let limit = if state == State::Critical {
-        format!("critical > {critical}s")
-    } else {
-        format!("warning > {warning}s")
+        return Verdict::ok(Some(expected));
     };
     Verdict {
         state,

@@ -19,7 +19,7 @@ use plugin_core::{
     Range, Report, State, Thresholds, Uom,
 };
 use regex_lite::Regex;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub const PLUGIN: Plugin = Plugin::new("check_rabbitmq_queues", env!("CARGO_PKG_VERSION"));
 
@@ -79,7 +79,7 @@ pub const ZULIP_STATS_DIR: &str = "/var/log/zulip/queue_stats";
 /// How one queue is judged.
 enum Rule<'a> {
     Count,
-    Drain(&'a std::path::Path),
+    Drain(&'a Path),
     /// Not at all (Zulip's mode: one of its queues without consumers is the consumers check's).
     Skip,
 }
@@ -164,66 +164,86 @@ struct Judged {
 
 /// Judges one queue with `messages` by its rule (drain time, count, or not at all).
 fn judge(args: &Args, name: &str, messages: u64, consumed: bool, now: f64) -> Judged {
-    let mut j = Judged {
-        finding: None,
-        zulip: None,
-        drain: None,
-        counted: false,
-    };
     match args.rule(name, consumed) {
-        Rule::Drain(dir) => {
-            let verdict = drain::judge(
-                name,
-                messages,
-                drain::read_stats(dir, name),
-                now,
-                &args.drain_limit,
-            );
-            let expected = verdict.expected;
-            if verdict.state != State::Ok {
-                j.zulip = Some((
-                    verdict.state,
-                    format!("queue {name} problem: {}:{}", verdict.state, verdict.zulip),
-                ));
-                j.finding = Some((
-                    verdict.state,
-                    verdict.text,
-                    expected.unwrap_or(messages as f64),
-                ));
-            }
-            let (w, c) = drain::limits(name, &args.drain_limit);
-            j.drain = Some(match expected {
-                Some(e) => Perfdata::new(format!("{name}_drain"), e)
-                    .uom(Uom::Seconds)
-                    .warning(Some(Range::up_to(w)))
-                    .critical(Some(Range::up_to(c)))
-                    .min(0.0),
-                None => Perfdata::unmeasured(format!("{name}_drain")).uom(Uom::Seconds),
-            });
-        }
-        Rule::Count => {
-            j.counted = true;
-            let counts = Thresholds::new(Some(args.warning), Some(args.critical));
-            if let Some((state, why)) = counts.alert(messages as f64, Dimension::Count) {
-                let level = if state == State::Critical {
-                    "critical"
-                } else {
-                    "warning"
-                };
-                j.zulip = Some((
+        Rule::Drain(dir) => by_drain(args, name, messages, dir, now),
+        Rule::Count => by_count(args, name, messages),
+        Rule::Skip => Judged {
+            finding: None,
+            zulip: None,
+            drain: None,
+            counted: false,
+        },
+    }
+}
+
+/// Zulip's rule for a queue with a stats file in `dir`: the time its backlog takes to clear.
+fn by_drain(args: &Args, name: &str, messages: u64, dir: &Path, now: f64) -> Judged {
+    let stats = drain::read_stats(dir, name);
+    let verdict = drain::judge(name, messages, stats, now, &args.drain_limit);
+    let expected = verdict.expected;
+    let (zulip, finding) = if verdict.state == State::Ok {
+        (None, None)
+    } else {
+        (
+            Some((
+                verdict.state,
+                format!("queue {name} problem: {}:{}", verdict.state, verdict.zulip),
+            )),
+            Some((
+                verdict.state,
+                verdict.text,
+                expected.unwrap_or(messages as f64),
+            )),
+        )
+    };
+    let (w, c) = drain::limits(name, &args.drain_limit);
+    let drain = match expected {
+        Some(e) => Perfdata::new(format!("{name}_drain"), e)
+            .uom(Uom::Seconds)
+            .warning(Some(Range::up_to(w)))
+            .critical(Some(Range::up_to(c)))
+            .min(0.0),
+        None => Perfdata::unmeasured(format!("{name}_drain")).uom(Uom::Seconds),
+    };
+    Judged {
+        finding,
+        zulip,
+        drain: Some(drain),
+        counted: false,
+    }
+}
+
+/// The count rule: the number of messages against -w/-c.
+fn by_count(args: &Args, name: &str, messages: u64) -> Judged {
+    let counts = Thresholds::new(Some(args.warning), Some(args.critical));
+    let alert = counts.alert(messages as f64, Dimension::Count);
+    let (zulip, finding) = match alert {
+        None => (None, None),
+        Some((state, why)) => {
+            let level = if state == State::Critical {
+                "critical"
+            } else {
+                "warning"
+            };
+            (
+                Some((
                     state,
                     format!("queue {name} problem: {state}:count {level}: {messages}"),
-                ));
-                j.finding = Some((
+                )),
+                Some((
                     state,
                     format!("queue {name}: {messages} messages ({why})"),
                     messages as f64,
-                ));
-            }
+                )),
+            )
         }
-        Rule::Skip => {}
+    };
+    Judged {
+        finding,
+        zulip,
+        drain: None,
+        counted: true,
     }
-    j
 }
 
 /// Judges the queues (with what the health checks found) at time `now`: the report.

@@ -249,22 +249,7 @@ fn script_syntax(invoked_as: &str, argv: Vec<OsString>) -> Vec<OsString> {
 pub fn check(args: &Args, ctx: &Context) -> CheckResult {
     let thresholds = time_thresholds(args, ctx)?;
     let url = target_url(args)?;
-    let client = client(args, &url)?;
-    let request = custos_http::Request {
-        method: args.method.clone(),
-        url: url.clone(),
-        headers: args.header.clone(),
-        body: args.body.clone(),
-        basic_auth: args.auth_file.as_deref().map(read_auth_file).transpose()?,
-    };
-    let follow = args.onredirect == OnRedirect::Follow;
-    let fetched = client.fetch(
-        ctx,
-        &request,
-        args.max_body as usize,
-        follow,
-        args.max_redirects,
-    )?;
+    let fetched = fetch(args, ctx, &url)?;
     let resp = &fetched.response;
 
     let mut findings = Findings::default();
@@ -299,6 +284,37 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
     }
     details.extend(describe(args, ctx, &fetched));
 
+    let measured = measured(&fetched, status_is_finding);
+    let mut report = Report::new(findings.state(), findings.summary(Some(&measured)));
+    report.details = details;
+    report.perfdata = perf;
+    Ok(report)
+}
+
+/// Sends the request `args` describe to `url`, following redirects with `-f follow`.
+fn fetch(args: &Args, ctx: &Context, url: &Url) -> Result<custos_http::Fetched, CheckError> {
+    let client = client(args, url)?;
+    let request = custos_http::Request {
+        method: args.method.clone(),
+        url: url.clone(),
+        headers: args.header.clone(),
+        body: args.body.clone(),
+        basic_auth: args.auth_file.as_deref().map(read_auth_file).transpose()?,
+    };
+    let follow = args.onredirect == OnRedirect::Follow;
+    client.fetch(
+        ctx,
+        &request,
+        args.max_body as usize,
+        follow,
+        args.max_redirects,
+    )
+}
+
+/// What was measured, in words: the status line (unless a finding names it), the size, the
+/// time and the redirects followed.
+fn measured(fetched: &custos_http::Fetched, status_is_finding: bool) -> String {
+    let resp = &fetched.response;
     let mut measured = format!("{} bytes in {}", resp.body.len(), seconds(fetched.elapsed));
     if !status_is_finding {
         measured = format!("{}, {measured}", resp.status_line());
@@ -307,10 +323,7 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
         let n = fetched.hops.len();
         measured.push_str(&format!(" after {n} redirect{}", plugin_core::plural(n)));
     }
-    let mut report = Report::new(findings.state(), findings.summary(Some(&measured)));
-    report.details = details;
-    report.perfdata = perf;
-    Ok(report)
+    measured
 }
 
 /// `-w`/`-c` on the response time: bare numbers are seconds, or milliseconds when invoked as

@@ -125,9 +125,8 @@ struct Worker {
 }
 
 pub fn check(args: &Args, ctx: &Context) -> CheckResult {
-    let uid = args.user.as_deref().map(custos_procs::uid_of).transpose()?;
     ctx.stage("reading the process table");
-    let processes = custos_procs::matching(&args.cmdline, uid)?;
+    let processes = custos_procs::selected(&args.cmdline, args.user.as_deref())?;
     let (dw, dc) = args.metric.default_thresholds();
     let thresholds = Thresholds::new(
         Some(args.warning.unwrap_or(Range::up_to(dw))),

@@ -307,6 +307,8 @@ fn deepest(e: &(dyn std::error::Error + 'static)) -> String {
 /// Connects with `settings` within the time the check has left (bounded further by
 /// `connect_timeout`). Failing to reach or log in to the server is CRITICAL, worded like libpq;
 /// the password never appears.
+// About 85 lines on purpose: the deadline, the socket custos opens itself, TLS and the
+// handshake are one sequence that shares the time left.
 pub fn connect(settings: &Settings, ctx: &Context) -> Result<Client, CheckError> {
     let deadline = ctx
         .deadline()

@@ -13,6 +13,8 @@
 //!
 //! The password is never printed: it is a [`plugin_core::Secret`].
 
+#![deny(missing_docs)]
+
 pub mod connect;
 pub mod dsn;
 pub mod pgpass;

@@ -12,9 +12,13 @@ use std::path::Path;
 /// What to look up.
 #[derive(Clone, Debug)]
 pub struct Key<'a> {
+    /// The host as the connection names it (a socket directory counts as localhost).
     pub host: &'a str,
+    /// The port.
     pub port: &'a str,
+    /// The database.
     pub dbname: &'a str,
+    /// The user name.
     pub user: &'a str,
 }
 
@@ -60,10 +64,13 @@ pub fn lookup(content: &str, key: &Key<'_>) -> Option<String> {
 /// Why a password file was not used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Skipped {
+    /// There is no such file.
     Missing,
+    /// It is not a regular file.
     NotAFile,
     /// Mode bits, when group or others may read or write it.
     Permissions(u32),
+    /// It could not be read: the reason.
     Unreadable(String),
 }
 

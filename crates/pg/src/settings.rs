@@ -18,11 +18,17 @@ pub const DEFAULT_SYSCONFDIR: &str = "/etc/postgresql-common";
 /// libpq's sslmode values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SslMode {
+    /// Never TLS.
     Disable,
+    /// Plain first, TLS if the server insists.
     Allow,
+    /// TLS if the server offers it (libpq's default).
     Prefer,
+    /// TLS, the certificate not verified.
     Require,
+    /// TLS, the certificate chain verified.
     VerifyCa,
+    /// TLS, the chain verified and the certificate naming the host.
     VerifyFull,
 }
 
@@ -44,8 +50,11 @@ impl SslMode {
 /// tests, anything else).
 #[derive(Clone, Debug, Default)]
 pub struct Env {
+    /// The environment variables (`PGHOST`, `PGSERVICEFILE`, ...).
     pub vars: HashMap<String, String>,
+    /// The home directory, for `~/.pgpass`, `~/.pg_service.conf` and `~/.postgresql/`.
     pub home: Option<PathBuf>,
+    /// The OS user's name, libpq's default user and database.
     pub os_user: String,
 }
 
@@ -89,15 +98,23 @@ pub fn os_user_name() -> String {
 pub struct Settings {
     /// Host name, IP address, or a Unix-socket directory (absolute path).
     pub host: String,
+    /// The port (5432 by default).
     pub port: u16,
+    /// The database.
     pub dbname: String,
+    /// The user name.
     pub user: String,
+    /// The password, if any was found.
     pub password: Option<Secret>,
     /// Where the password came from, for `-v` output (never the password itself).
     pub password_source: Option<String>,
+    /// The sslmode.
     pub sslmode: SslMode,
+    /// The root certificates for `verify-ca`/`verify-full` (libpq's `~/.postgresql/root.crt` by default).
     pub sslrootcert: Option<PathBuf>,
+    /// `connect_timeout`, bounded further by the check's deadline.
     pub connect_timeout: Option<Duration>,
+    /// `application_name` (`custos/<check>` by default).
     pub application_name: String,
     /// Things worth saying with `-v` (a password file skipped for its permissions, ...).
     pub notes: Vec<String>,
@@ -170,6 +187,8 @@ impl<'a> From<Option<&'a str>> for Defaults<'a> {
 /// service file section fills what the options left unset, then the environment, then the
 /// check's [`Defaults`], then libpq's (the OS user; a database named as the user); the
 /// password, when none was given, comes from the password file.
+// About 70 lines on purpose: libpq's order of precedence (options, service, environment,
+// the check's defaults, libpq's) reads top to bottom in one place.
 pub fn resolve<'a>(
     explicit: &Params,
     env: &Env,
@@ -183,14 +202,7 @@ pub fn resolve<'a>(
         .map(|k| (k.clone(), "the connection options".to_string()))
         .collect();
     apply_service(&mut p, &mut sources, env)?;
-    for (key, var) in ENV_KEYS {
-        if !p.contains_key(*key) {
-            if let Some(v) = env.var(var) {
-                p.insert(key.to_string(), v.to_string());
-                sources.insert(key.to_string(), var.to_string());
-            }
-        }
-    }
+    apply_env(&mut p, &mut sources, env);
     let get = |k: &str| p.get(k).filter(|v| !v.is_empty());
     let host = get("host")
         .or(get("hostaddr"))
@@ -221,27 +233,13 @@ pub fn resolve<'a>(
     let sslmode = SslMode::parse(p.get("sslmode").map(String::as_str).unwrap_or("prefer"))?;
     let connect_timeout = connect_timeout(get("connect_timeout"))?;
     let mut notes = Vec::new();
-    // An empty password counts as none (libpq): an empty PGPASSWORD falls through to the file.
-    let (password, password_source) = match get("password") {
-        Some(pw) => (
-            Some(Secret::new(pw.clone())),
-            sources.get("password").cloned(),
-        ),
-        None => {
-            let file = p
-                .get("passfile")
-                .map(PathBuf::from)
-                .or_else(|| env.home.as_ref().map(|h| h.join(".pgpass")));
-            let key = pgpass::Key {
-                host: &host,
-                port: &port.to_string(),
-                dbname: &dbname,
-                user: &user,
-            };
-            file.map(|f| password_from_file(&f, &key, &mut notes))
-                .unwrap_or((None, None))
-        }
+    let key = pgpass::Key {
+        host: &host,
+        port: &port.to_string(),
+        dbname: &dbname,
+        user: &user,
     };
+    let (password, password_source) = password(&p, &sources, env, &key, &mut notes);
     Ok(Settings {
         application_name: get("application_name")
             .cloned()
@@ -261,6 +259,43 @@ pub fn resolve<'a>(
         connect_timeout,
         notes,
     })
+}
+
+/// The PG* environment variables fill what the options and the service left unset.
+fn apply_env(p: &mut Params, sources: &mut HashMap<String, String>, env: &Env) {
+    for (key, var) in ENV_KEYS {
+        if !p.contains_key(*key) {
+            if let Some(v) = env.var(var) {
+                p.insert(key.to_string(), v.to_string());
+                sources.insert(key.to_string(), var.to_string());
+            }
+        }
+    }
+}
+
+/// The password and where it came from: given (an empty one counts as none, as in libpq, so
+/// an empty PGPASSWORD falls through to the file), else the password file's entry for `key`.
+fn password(
+    p: &Params,
+    sources: &HashMap<String, String>,
+    env: &Env,
+    key: &pgpass::Key,
+    notes: &mut Vec<String>,
+) -> (Option<Secret>, Option<String>) {
+    match p.get("password").filter(|v| !v.is_empty()) {
+        Some(pw) => (
+            Some(Secret::new(pw.clone())),
+            sources.get("password").cloned(),
+        ),
+        None => {
+            let file = p
+                .get("passfile")
+                .map(PathBuf::from)
+                .or_else(|| env.home.as_ref().map(|h| h.join(".pgpass")));
+            file.map(|f| password_from_file(&f, key, notes))
+                .unwrap_or((None, None))
+        }
+    }
 }
 
 /// The service file section (`service=` or `PGSERVICE`) fills what the options left unset.

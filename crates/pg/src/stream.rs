@@ -20,7 +20,9 @@ pub const MAX_BYTES: u64 = 64 << 20;
 
 /// A TCP or Unix-domain connection to the server.
 pub enum Socket {
+    /// Over TCP.
     Tcp(tokio::net::TcpStream),
+    /// Over a Unix-domain socket.
     Unix(tokio::net::UnixStream),
 }
 

@@ -183,6 +183,8 @@ impl Perfdata {
     }
 
     /// Parses one item, strictly.
+    // About 70 lines on purpose: one left-to-right pass over the item's grammar
+    // ('label'=value[uom];warn;crit;min;max), each refusal saying where it stopped.
     pub fn parse(item: &str) -> Result<Perfdata, String> {
         let bad = |why: &str| format!("invalid perfdata '{item}': {why}");
         let (label, fields) = if let Some(quoted) = item.strip_prefix('\'') {

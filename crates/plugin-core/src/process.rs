@@ -140,6 +140,8 @@ unsafe fn become_guard(check: libc::pid_t) -> std::io::Result<()> {
 ///
 /// Call it from the thread that waits for the result (the check's own): the kernel's death
 /// signal follows the thread that started the helper.
+// About 65 lines on purpose: spawning, the readers of both pipes and the wait with its kill
+// at the deadline share the child and must be read in one place.
 pub fn run(ctx: &Context, cmd: &mut Command, what: &str, cap: usize) -> Result<Output, CheckError> {
     let check = std::process::id() as libc::pid_t;
     cmd.stdin(Stdio::null())

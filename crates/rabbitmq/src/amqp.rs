@@ -9,6 +9,8 @@ use lapin::{Connection, ConnectionProperties, ErrorKind};
 use plugin_core::{CheckError, Context};
 use std::time::Duration;
 
+/// The broker over AMQP 0-9-1 (lapin): where and as whom to connect, for passive declares of
+/// named queues.
 pub struct Amqp {
     /// Host and port, for messages.
     target: String,
@@ -26,6 +28,7 @@ fn pct(s: &str) -> String {
 }
 
 impl Amqp {
+    /// The broker at `url` (`amqp://` or `amqps://`), with the credentials of `args`.
     pub fn new(args: &BrokerArgs, url: &str) -> Result<Amqp, CheckError> {
         let mut parsed = custos_http::Url::parse(url)
             .map_err(|e| CheckError::unknown(format!("invalid --amqp-url: {e}")))?;

@@ -36,6 +36,7 @@ const PER_NAME: usize = 20;
 /// Largest reply read whole (a page, one queue, a health check; the listings are streamed).
 const MAX_REPLY: usize = 64 << 20;
 
+/// The management API's client for one vhost.
 pub struct Api {
     http: Client,
     /// The base URL, without credentials, ending in `/`.
@@ -224,6 +225,7 @@ enum Reply<T> {
 }
 
 impl Api {
+    /// A client for the API at `--api-url`, with the credentials of `args`.
     pub fn new(args: &BrokerArgs, ctx: &Context, user_agent: &str) -> Result<Api, CheckError> {
         let mut base = Url::parse(&args.api_url)
             .map_err(|e| CheckError::unknown(format!("invalid --api-url: {e}")))?;

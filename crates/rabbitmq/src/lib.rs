@@ -14,6 +14,8 @@
 //!   `--password-file`, `RABBITMQ_PASSWORD` or the URL, never only from argv, and is never
 //!   printed: URLs in messages lose their credentials.
 
+#![deny(missing_docs)]
+
 pub mod amqp;
 pub mod api;
 pub mod ctl;
@@ -110,6 +112,7 @@ pub struct BrokerArgs {
     pub rates: bool,
 
     #[command(flatten)]
+    /// Certificate verification for an https API URL or amqps.
     pub tls: TlsArgs,
 }
 
@@ -130,6 +133,7 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// Does the filter keep the queue `name`?
     pub fn admits(&self, name: &str) -> bool {
         self.include.as_ref().is_none_or(|r| r.is_match(name))
             && !self.exclude.as_ref().is_some_and(|r| r.is_match(name))
@@ -222,10 +226,15 @@ pub type Selection = Vec<(String, Option<Queue>)>;
 /// statistics of a queue created a moment ago).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Queue {
+    /// The queue's name.
     pub name: String,
+    /// Messages in the queue (ready and unacknowledged).
     pub messages: Option<u64>,
+    /// Messages ready for delivery.
     pub ready: Option<u64>,
+    /// Messages delivered and not yet acknowledged.
     pub unacked: Option<u64>,
+    /// Consumers of the queue.
     pub consumers: Option<u64>,
     /// Messages published per second, as the management API averages them.
     pub publish_rate: Option<f64>,
@@ -335,8 +344,11 @@ pub enum Source {
 pub enum Broker {
     /// The management API, with rabbitmqctl to fall back on when it refuses the connection.
     Api(api::Api, Option<ctl::Ctl>),
+    /// AMQP passive declares of the named queues.
     Amqp(amqp::Amqp),
+    /// RabbitMQ's Prometheus plugin.
     Prometheus(prom::Prom),
+    /// rabbitmqctl, as root.
     Ctl(ctl::Ctl),
 }
 

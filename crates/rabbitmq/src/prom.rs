@@ -22,9 +22,13 @@ const MAX_LINE: usize = 64 << 10;
 /// What one metric line says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Metric {
+    /// `rabbitmq_detailed_queue_messages`.
     Messages,
+    /// `rabbitmq_detailed_queue_messages_ready`.
     Ready,
+    /// `rabbitmq_detailed_queue_messages_unacked`.
     Unacked,
+    /// `rabbitmq_detailed_queue_consumers`.
     Consumers,
 }
 
@@ -227,6 +231,7 @@ pub struct Prom {
 }
 
 impl Prom {
+    /// A reader of the plugin's endpoint at `url`, for the queues of `vhost`.
     pub fn new(
         url: &str,
         vhost: &str,

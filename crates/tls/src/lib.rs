@@ -8,6 +8,8 @@
 //! - [`load_roots`]: PEM root files, `system` for Debian's bundle.
 //! - [`not_after`]: the expiry time of a DER certificate, for certificate-age checks.
 
+#![deny(missing_docs)]
+
 mod expiry;
 
 pub use expiry::not_after;
@@ -86,6 +88,8 @@ pub struct Verifier {
 }
 
 impl Verifier {
+    /// A verifier doing `check` against the roots in `root_files` (`system`: Debian's bundle),
+    /// read on first use, when a chain is first verified.
     pub fn new(check: Check, root_files: Vec<PathBuf>) -> Verifier {
         Verifier {
             check,
