@@ -615,6 +615,11 @@ pub struct Args {
     #[arg(long = "showtime", value_name = "0|1", default_value_t = 1)]
     pub showtime: u8,
 
+    /// Accepted for check_postgres.pl's command lines (the Icinga Template Library passes it):
+    /// custos writes no temporary files
+    #[arg(long = "tempdir", value_name = "DIR")]
+    pub tempdir: Option<std::path::PathBuf>,
+
     /// nagios (default), or simple: print only the action's main value (exit 0)
     #[arg(long = "output", value_name = "FORMAT", default_value = "nagios",
           value_parser = ["nagios", "simple"], ignore_case = true)]

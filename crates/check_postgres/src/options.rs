@@ -34,6 +34,7 @@ const LONG: &[&str] = &[
     "perflimit",
     "showperf",
     "showtime",
+    "tempdir",
     "output",
     "timeout",
     "verbose",

@@ -579,7 +579,10 @@ fn shipped_definitions_under_the_real_daemons() {
          object Service \"consumers\" {{ import \"fast\"; check_command = \"rabbitmq_consumers\"; vars.rabbitmq_consumers_api_url = \"{api}\"; vars.rabbitmq_consumers_user = \"{user}\"; vars.rabbitmq_consumers_password = \"{pw}\"; vars.rabbitmq_consumers_vhost = \"{VHOST}\"; vars.rabbitmq_consumers_zulip_grouping = true; vars.rabbitmq_consumers_queue = [ \"deferred_work\", \"notify_tornado\" ] }}\n\
          object Service \"pg\" {{ import \"fast\"; check_command = \"custos_postgres\"; vars.custos_postgres_host = \"127.0.0.1\"; vars.custos_postgres_port = \"{port}\"; vars.custos_postgres_dbname = \"zulip\"; vars.custos_postgres_user = \"nagios\"; vars.custos_postgres_password = \"nagios-pw\"; vars.custos_postgres_action = \"connection,backends\" }}\n\
          object Service \"cron\" {{ import \"fast\"; check_command = \"cron_file\"; vars.cron_file_file = \"{state}/check_send_receive_state\"; vars.cron_file_max_age = \"1h\" }}\n\
-         object Service \"errors\" {{ import \"fast\"; check_command = \"queue_worker_errors\"; vars.queue_worker_errors_dir = \"{qe}\" }}\n",
+         object Service \"errors\" {{ import \"fast\"; check_command = \"queue_worker_errors\"; vars.queue_worker_errors_dir = \"{qe}\" }}\n\
+         {itl}\n\
+         object Service \"itl-pg\" {{ import \"fast\"; check_command = \"itl_postgres_on_custos\"; vars.postgres_host = \"127.0.0.1\"; vars.postgres_port = \"{port}\"; vars.postgres_dbname = \"zulip\"; vars.postgres_dbuser = \"nagios\"; vars.postgres_dbpass = \"nagios-pw\"; vars.postgres_action = \"backends\"; vars.postgres_warning = \"90%\"; vars.postgres_critical = \"95%\"; vars.postgres_tempdir = \"/tmp\" }}\n",
+        itl = itl_postgres_on(&w.plugins),
         http = web.http_port,
         api = r.api_url(),
         user = r.user,
@@ -596,7 +599,7 @@ fn shipped_definitions_under_the_real_daemons() {
         Duration::from_secs(300),
         || {
             let r = icinga.results();
-            (r.len() >= 5).then_some(r)
+            (r.len() >= 6).then_some(r)
         },
     )
     .unwrap_or_else(|e| {
@@ -613,6 +616,8 @@ fn shipped_definitions_under_the_real_daemons() {
             "RABBITMQ_CONSUMERS OK - 2 queue groups, 2 consumers",
         ),
         ("pg", "OK", "POSTGRES OK - "),
+        // The ITL's own `postgres` CheckCommand (check_postgres.pl's arguments) on custos.
+        ("itl-pg", "OK", "POSTGRES OK - "),
         ("cron", "OK", "OK: send time was "),
         (
             "errors",
@@ -631,4 +636,31 @@ fn shipped_definitions_under_the_real_daemons() {
         );
     }
     drop(icinga);
+}
+
+/// The Icinga Template Library's `postgres` CheckCommand (its arguments, vars and defaults, as
+/// Debian's icinga2 ships it for check_postgres.pl), renamed and with custos' check_postgres in
+/// place of `/usr/bin/check_postgres`: what an operator gets by pointing the ITL at custos.
+fn itl_postgres_on(plugins: &std::path::Path) -> String {
+    let itl =
+        std::fs::read_to_string("/usr/share/icinga2/include/plugins-contrib.d/databases.conf")
+            .unwrap();
+    let start = itl
+        .find("object CheckCommand \"postgres\" {")
+        .expect("the ITL's postgres");
+    let end = start + itl[start..].find("\n}\n").expect("its end") + 3;
+    let block = &itl[start..end];
+    assert!(
+        block.contains("command = [ \"/usr/bin/check_postgres\" ]"),
+        "{block}"
+    );
+    block
+        .replace(
+            "object CheckCommand \"postgres\"",
+            "object CheckCommand \"itl_postgres_on_custos\"",
+        )
+        .replace(
+            "[ \"/usr/bin/check_postgres\" ]",
+            &format!("[ \"{}/check_postgres\" ]", plugins.display()),
+        )
 }
