@@ -178,6 +178,10 @@ fn every_checks_metrics_pass_promtool() {
         custos_daemons::checks().len(),
         "a case per check"
     );
+    // The metrics each check exposed, for the record (target/prometheus-metrics.md).
+    let mut table = String::from(
+        "| check | exit | promtool | series | perfdata labels |\n|---|---|---|---|---|\n",
+    );
     for (plugin, args, env) in &cases {
         let (code, text) = metrics(&plugins, plugin, args, env);
         assert!((0..=3).contains(&code), "{plugin}: {code}\n{text}");
@@ -194,7 +198,32 @@ fn every_checks_metrics_pass_promtool() {
             "{plugin}: the state series says the exit code {code}\n{text}"
         );
         assert!(text.ends_with("# EOF\n"), "{plugin}\n{text}");
+        table.push_str(&summary_row(plugin, code, &text));
     }
+    std::fs::write(repo().join("target/prometheus-metrics.md"), table).unwrap();
+}
+
+/// One row of the record: the metric families and the perfdata labels a check exposed.
+fn summary_row(plugin: &str, code: i32, text: &str) -> String {
+    let series = text.lines().filter(|l| !l.starts_with('#')).count();
+    let mut families: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    families.dedup();
+    let mut labels: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("custos_perfdata") && !l.starts_with("custos_perfdata_threshold"))
+        .filter_map(|l| l.split("label=\"").nth(1)?.split('"').next())
+        .collect();
+    labels.sort_unstable();
+    labels.dedup();
+    format!(
+        "| {plugin} | {code} | clean | {series} in {} | {} |\n",
+        families.join(", "),
+        labels.join(", ")
+    )
 }
 
 #[test]

@@ -18,7 +18,6 @@ use custos_daemons::plugin_dir;
 use custos_harness::zulip::ZulipServer;
 use std::path::PathBuf;
 
-const VHOST: &str = "zulip-dropin";
 const SEND_KEY: &str = "nagiossendkey0000000000000000001";
 const RECEIVE_KEY: &str = "nagiosreceivekey0000000000000002";
 
@@ -36,6 +35,8 @@ struct World {
     state: PathBuf,
     pg: custos_harness::Postgres,
     zulip: ZulipServer,
+    /// The world's own vhost: the two tests run at once, and each recreates its queues.
+    vhost: String,
     _amqp: custos_harness::amqp::Amqp,
     _consumers: Vec<custos_harness::amqp::Consumer>,
 }
@@ -51,9 +52,10 @@ impl World {
         let r = custos_harness::rabbitmq();
         let zulip = format!("--zulip-conf {}", self.path("zulip.conf").display());
         let broker = format!(
-            "--api-url {} --user {} --vhost {VHOST}",
+            "--api-url {} --user {} --vhost {}",
             r.api_url(),
-            r.user
+            r.user,
+            self.vhost
         );
         template
             .replace("{P}", &self.plugins.display().to_string())
@@ -175,8 +177,9 @@ fn world(name: &str) -> World {
 
     // RabbitMQ: Zulip's queues; two Tornado queues and one shard consumed.
     let r = custos_harness::rabbitmq();
-    r.add_vhost(VHOST).unwrap();
-    let amqp = r.amqp(VHOST).unwrap();
+    let vhost = format!("zulip-dropin-{name}");
+    r.add_vhost(&vhost).unwrap();
+    let amqp = r.amqp(&vhost).unwrap();
     let consumed = [
         "notify_tornado_9800",
         "notify_tornado_9801",
@@ -186,13 +189,13 @@ fn world(name: &str) -> World {
     let idle = ["missedmessage_mobile_notifications_shard2", "email_senders"];
     let mut consumers = Vec::new();
     for q in consumed.iter().chain(&idle) {
-        r.fresh_queue(VHOST, q).unwrap();
+        r.fresh_queue(&vhost, q).unwrap();
     }
     for q in consumed {
         consumers.push(amqp.consume(q).unwrap());
     }
     for q in consumed {
-        r.wait_for(VHOST, q, 0, 1).unwrap();
+        r.wait_for(&vhost, q, 0, 1).unwrap();
     }
     // The worker stats Zulip's queue workers write.
     let stats = dir.path().join("queue_stats");
@@ -211,6 +214,7 @@ fn world(name: &str) -> World {
         state,
         pg,
         zulip,
+        vhost,
         _amqp: amqp,
         _consumers: consumers,
     }

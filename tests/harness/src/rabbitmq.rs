@@ -156,7 +156,8 @@ impl RabbitMq {
     }
 
     /// Waits until the management API's statistics show `messages` messages and `consumers`
-    /// consumers on a queue (they are refreshed every 0.5 s here).
+    /// consumers on a queue (they are refreshed every 0.5 s here), and `/api/consumers` lists
+    /// as many.
     pub fn wait_for(&self, vhost: &str, queue: &str, messages: u64, consumers: u64) -> Result<()> {
         let path = format!(
             "/api/queues/{}/{}?columns=messages,consumers",
@@ -169,9 +170,27 @@ impl RabbitMq {
             || {
                 let (_, body) = self.api("GET", &path, "").ok()?;
                 let v: serde_json::Value = serde_json::from_str(&body).ok()?;
-                (v["messages"] == messages && v["consumers"] == consumers).then_some(())
+                (v["messages"] == messages
+                    && v["consumers"] == consumers
+                    && self.consumers_listed(vhost, queue)? == consumers)
+                    .then_some(())
             },
         )
+    }
+
+    /// The consumers of `queue` in `/api/consumers/{vhost}`, the listing the checks read (it
+    /// can lag behind the queue's own count by a moment).
+    fn consumers_listed(&self, vhost: &str, queue: &str) -> Option<u64> {
+        let (_, body) = self
+            .api("GET", &format!("/api/consumers/{}", pct(vhost)), "")
+            .ok()?;
+        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+        let n = v
+            .as_array()?
+            .iter()
+            .filter(|c| c["queue"]["name"] == queue)
+            .count();
+        Some(n as u64)
     }
 
     /// `bin` pointed at this broker's management API as the test user, the password in
