@@ -104,7 +104,9 @@ demo: build
 	$(HARNESS) run -- sh tests/demo.sh target/release
 
 # SECTIONS: some of machine size build host postgres web rabbitmq zulip hostcost scale (default: all;
-# BUILD_DESIGNS=all also builds the designs not chosen, about 40 minutes more).
+# BUILD_DESIGNS=all also builds the designs not chosen, about 40 minutes more, or name some of
+# them: BUILD_DESIGNS="multi-static multi-nopie multi-thin multi-nolto", about 12 minutes;
+# ACTION_RUNS: runs per check_postgres.pl action, default 10).
 bench: build
 	@BENCH=1 sh tests/install-deps.sh
 	$(CARGO) build --locked -p custos-harness

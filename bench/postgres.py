@@ -11,6 +11,23 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import measure  # noqa: E402
 
 
+# check_postgres.pl's actions with thresholds both take (its defaults where it has them);
+# lockwait is check_postgres.pl 2.26's, and Debian 12 has 2.25.
+ACTIONS = [
+    ("archive_ready", []), ("autovac_freeze", []), ("backends", []), ("bloat", []),
+    ("commitratio", ["-w", "1%"]), ("connection", []), ("database_size", ["-w", "1TB"]),
+    ("dbstats", []), ("disabled_triggers", []), ("hitratio", []), ("index_size", ["-w", "1TB"]),
+    ("indexes_size", ["-w", "1TB"]), ("last_analyze", []), ("last_autoanalyze", []),
+    ("last_autovacuum", []), ("last_vacuum", []), ("locks", []),
+    ("prepared_txns", []), ("query_time", ["-w", "1000"]), ("relation_size", ["-w", "1TB"]),
+    ("replication_slots", ["-w", "1TB"]), ("sequence", []), ("table_size", ["-w", "1TB"]),
+    ("timesync", []), ("total_relation_size", ["-w", "1TB"]), ("txn_idle", ["-w", "1000"]),
+    ("txn_time", ["-w", "1000"]), ("txn_wraparound", []), ("version", []),
+    ("wal_files", ["-w", "1000", "-c", "2000"]),
+]
+ACTION_RUNS = int(os.environ.get("ACTION_RUNS", "10"))
+
+
 def run(bindir):
     svc = json.load(open(os.environ["CUSTOS_SERVICES"]))["postgres"]
     host, port, rport = "127.0.0.1", str(svc["primary_port"]), str(svc["replica_port"])
@@ -41,6 +58,16 @@ def run(bindir):
 
     for key, cmds in groups:
         measure(key, cmds, env)
+
+    # Every action both tools run here without a second server or a data directory, the same
+    # command line through each (the states are compared case by case in
+    # crates/check_postgres/tests/oracle.rs; here, the cost).
+    for action, extra in ACTIONS:
+        argv = [f"--action={action}", *extra]
+        measure(action, [
+            (f"custos check_postgres --action={action}", [f"{bindir}/check_postgres", *pl[1:], *argv]),
+            (f"check_postgres.pl --action={action}", [*pl, *argv]),
+        ], env, runs=ACTION_RUNS, section="pg_actions")
 
     # The Zulip-specific ones, alone (no peer: Zulip's are Python with Django, or gone).
     psql = sorted(p for p in os.listdir("/usr/lib/postgresql"))[-1]

@@ -7,6 +7,7 @@ Placeholders in the template:
   {{table:SECTION/GROUP}}         a group's commands: wall, CPU, peak RSS, custos ÷ command
   {{processes}} {{wal}} {{errors}} {{queues}}   growth curves
   {{sizes}}                       binary sizes, the installed suite, the .deb
+  {{pg_actions}}                  every check_postgres.pl action, both tools
   {{v:SECTION/GROUP/ROW/FIELD}}   one number (wall_ms, cpu_ms, rss_mib), as the tables print it
 Anything not measured yet prints as "(not measured)".
 """
@@ -141,7 +142,7 @@ def goals(data):
     # listed apart.
     worst, over = None, []
     for section, groups in data.items():
-        if section in ("machine", "size", "facts"):
+        if section in ("machine", "size", "facts", "build", "hostcost"):
             continue
         for gname, g in groups.items():
             for name, r in g["rows"].items():
@@ -159,18 +160,52 @@ def goals(data):
     if worst:
         out.append(f"| peak RSS ≤ 8 MiB for every check | largest on Zulip-sized work: {fmt(worst[0])} MiB ({worst[1]}, {worst[2]}); "
                    f"over 8 MiB at scale: {', '.join(over) or 'none'} | {'yes' if worst[0] <= 8 else '**no**'} |")
+    # RabbitMQ at scale: the default at 10,000 queues (and every source beside it), the default
+    # against rabbitmqctl at every size, and the default's memory at 10,000.
+    sources = [n for n in data.get("rabbitmq", {}).get("queues_10000", {}).get("order", []) if n.startswith("custos check_rabbitmq_queues")]
+    rows10k = [(n, row(data, "rabbitmq/queues_10000", n)) for n in sources]
+    rows10k = [(n, r) for n, r in rows10k if r]
+    d = row(data, "rabbitmq/queues_10000", "custos check_rabbitmq_queues")
+    if d:
+        out.append(f"| 10,000 queues under 300 ms (broker's time included; default source) | {fmt(d['wall_ms'])} ms; other sources: "
+                   + ", ".join(f"{fmt(r['wall_ms'])} ms `{n[len('custos check_rabbitmq_queues'):].strip()}`" for n, r in rows10k[1:])
+                   + f" | {'yes' if d['wall_ms'] < 300 else '**no**'} |")
+    faster = []
+    for n in (15, 100, 1000, 10000):
+        c = row(data, f"rabbitmq/queues_{n}", "custos check_rabbitmq_queues")
+        k = row(data, f"rabbitmq/queues_{n}", "rabbitmqctl list_queues name messages consumers")
+        if c and k:
+            faster.append((n, c["wall_ms"], k["wall_ms"]))
+    if faster:
+        out.append("| faster than `rabbitmqctl list_queues` at every size (default source) | "
+                   + ", ".join(f"{n:,}: {fmt(a)} vs {fmt(b)} ms" for n, a, b in faster)
+                   + f" | {'yes' if all(a < b for _, a, b in faster) else '**no**'} |")
     q = row(data, "rabbitmq/queues_10000", "custos check_rabbitmq_queues")
-    q1 = row(data, "rabbitmq/queues_10000_one_request", "custos check_rabbitmq_queues --page-size 0")
-    if q:
-        best = min(x["wall_ms"] for x in (q, q1) if x)
-        out.append(f"| 10,000 queues under 300 ms | {fmt(q['wall_ms'])} ms paged, {fmt(q1['wall_ms']) if q1 else MISSING} ms in one "
-                   f"request (custos' own CPU {fmt(q['cpu_ms'])} ms) | {'yes' if best < 300 else '**no**'} |")
+    c = row(data, "rabbitmq/queues_10000", "custos check_rabbitmq_consumers")
+    if q and c:
+        out.append(f"| peak RSS ≤ 8 MiB at 10,000 queues (default source) | check_rabbitmq_queues {fmt(q['rss_mib'])} MiB, "
+                   f"check_rabbitmq_consumers {fmt(c['rss_mib'])} MiB | {'yes' if max(q['rss_mib'], c['rss_mib']) <= 8 else '**no**'} |")
     pr = row(data, "scale/processes_5000", "custos check_worker_memory")
     if pr:
         out.append(f"| 5,000 processes under 100 ms | {fmt(pr['wall_ms'])} ms | {'yes' if pr['wall_ms'] < 100 else '**no**'} |")
     inst = data.get("size", {}).get("installed_bytes")
     if inst:
-        out.append(f"| whole suite installed ≤ 40 MiB | {inst / MIB:.1f} MiB | {'yes' if inst <= 40 * MIB else '**no**'} |")
+        out.append(f"| whole suite installed ≤ 12 MB | {inst / 1e6:.1f} MB | {'yes' if inst <= 12e6 else '**no**'} |")
+    b = data.get("build", {}).get("multi-fat")
+    if b:
+        out.append(f"| clean `make build` ≤ 6 minutes | {b['seconds'] / 60:.1f} min ({b['seconds']:.0f} s) | {'yes' if b['seconds'] <= 360 else '**no**'} |")
+    st = data.get("build", {}).get("startup_cron_file")
+    if st:
+        m, sep = st["rows"].get("custos (multi-call) check_cron_file"), st["rows"].get("check_cron_file (its own binary)")
+        if m and sep:
+            ok = m["wall_ms"] <= 1.05 * sep["wall_ms"] and m["cpu_ms"] <= 1.05 * sep["cpu_ms"]
+            out.append(f"| start-up no worse than a check's own binary by more than 5% | multi-call {fmt(m['wall_ms'])} ms / {fmt(m['cpu_ms'])} ms CPU, "
+                       f"own binary {fmt(sep['wall_ms'])} ms / {fmt(sep['cpu_ms'])} ms CPU | {'yes' if ok else '**no**'} |")
+    hc = data.get("hostcost", {}).get("summary")
+    if hc:
+        out.append(f"| monitoring one Zulip host costs less with custos | custos {fmt(hc['custos_cpu_ms'])} ms CPU a minute, "
+                   f"Zulip's way {fmt(hc['zulip_cpu_ms'])} ms ({hc['zulip_cpu_ms'] / hc['custos_cpu_ms']:.0f}x) | "
+                   f"{'yes' if hc['custos_cpu_ms'] < hc['zulip_cpu_ms'] else '**no**'} |")
     return "\n".join(out)
 
 
@@ -178,7 +213,7 @@ def growth(data, key):
     if key == "processes":
         out = ["| processes | custos wall ms | custos CPU ms | custos RSS MiB | check_procs wall ms | check_procs CPU ms | check_procs RSS MiB |",
                "|---:|---:|---:|---:|---:|---:|---:|"]
-        for n in (30, 100, 1000, 5000):
+        for n in (30, 100, 1000, 5000, 20000):
             path = "peers/worker_memory_30" if n == 30 else f"scale/processes_{n}"
             c, p = row(data, path, "custos check_worker_memory"), row(data, path, "check_procs --metric=RSS")
             if c and p:
@@ -186,19 +221,34 @@ def growth(data, key):
                            f"{fmt(p['wall_ms'])} | {fmt(p['cpu_ms'])} | {fmt(p['rss_mib'])} |")
         return "\n".join(out)
     if key == "queues":
-        out = ["| queues | custos queues wall ms | CPU ms | RSS MiB | custos consumers wall ms | rabbitmqctl wall ms | rabbitmqctl CPU ms | rabbitmqctl RSS MiB |",
-               "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        names = [("custos check_rabbitmq_queues", "custos, default (auto)"),
+                 ("custos check_rabbitmq_queues --source api", "custos, lean API"),
+                 ("custos check_rabbitmq_consumers", "custos consumers"),
+                 ("custos check_rabbitmq_queues --source prometheus", "custos, Prometheus"),
+                 ("custos check_rabbitmq_queues --rates", "custos, API statistics (--rates)"),
+                 ("custos check_rabbitmq_queues --source rabbitmqctl", "custos, rabbitmqctl"),
+                 ("rabbitmqctl list_queues name messages consumers", "rabbitmqctl list_queues")]
+        out = ["| queues | " + " | ".join(f"{label} wall ms (RSS MiB)" for _, label in names) + " |",
+               "|---:|" + "---:|" * len(names)]
         for n in (15, 100, 1000, 10000):
-            path = f"rabbitmq/queues_{n}"
-            c = row(data, path, "custos check_rabbitmq_queues")
-            k = row(data, path, "custos check_rabbitmq_consumers")
-            p = row(data, path, "rabbitmqctl list_queues name messages consumers")
-            if c and k and p:
-                out.append(f"| {n:,} | {fmt(c['wall_ms'])} | {fmt(c['cpu_ms'])} | {fmt(c['rss_mib'])} | {fmt(k['wall_ms'])} | "
-                           f"{fmt(p['wall_ms'])} | {fmt(p['cpu_ms'])} | {fmt(p['rss_mib'])} |")
-        one = row(data, "rabbitmq/queues_10000_one_request", "custos check_rabbitmq_queues --page-size 0")
-        if one:
-            out.append(f"| 10,000, `--page-size 0` | {fmt(one['wall_ms'])} | {fmt(one['cpu_ms'])} | {fmt(one['rss_mib'])} | | | | |")
+            cells = []
+            for name, _ in names:
+                r = row(data, f"rabbitmq/queues_{n}", name)
+                cells.append(f"{fmt(r['wall_ms'])} ({fmt(r['rss_mib'])})" if r else MISSING)
+            out.append(f"| {n:,} | " + " | ".join(cells) + " |")
+        return "\n".join(out)
+    if key == "pg":
+        out = ["| work | custos wall ms | CPU ms | RSS MiB | check_postgres.pl wall ms | CPU ms | RSS MiB |", "|---|---:|---:|---:|---:|---:|---:|"]
+        for gname, label in [("pg_databases_1000", "database_size over 1,000 databases"), ("pg_tables_10000", "table_size over 10,000 tables"),
+                             ("pg_replicas_8", "replication lag with 8 replicas (custos: replication lag; check_postgres.pl: hot_standby_delay to one)")]:
+            g = data.get("scale", {}).get(gname)
+            if not g:
+                continue
+            rows = [g["rows"][n] for n in g["order"]]
+            c = rows[0]
+            p = rows[1] if len(rows) > 1 else None
+            out.append(f"| {label} | {fmt(c['wall_ms'])} | {fmt(c['cpu_ms'])} | {fmt(c['rss_mib'])} | "
+                       + (f"{fmt(p['wall_ms'])} | {fmt(p['cpu_ms'])} | {fmt(p['rss_mib'])} |" if p else "| | |"))
         return "\n".join(out)
     spec = {"wal": ("WAL segment files", "scale/wal_{n}", "custos check_postgres_backup --wal-archive-dir", (1000, 10000, 100000)),
             "errors": ("error files", "scale/error_files_{n}", "custos check_queue_worker_errors", (10, 100, 1000))}[key]
@@ -214,22 +264,48 @@ def sizes(data):
     s = data.get("size")
     if not s:
         return MISSING
-    out = ["| binary | bytes | MiB |", "|---|---:|---:|"]
+    out = ["| what | bytes | MB |", "|---|---:|---:|"]
     for name, n in sorted(s["binaries"].items()):
-        out.append(f"| {name} | {n:,} | {n / MIB:.2f} |")
-    total = sum(s["binaries"].values())
-    out.append(f"| **all 14 binaries** | **{total:,}** | **{total / MIB:.1f}** |")
-    out.append(f"| installed suite (`make install`: binaries, man pages, definitions, docs) | {s['installed_bytes']:,} | "
-               f"{s['installed_bytes'] / MIB:.1f} |")
-    out.append(f"| Debian package (`make deb`, xz) | {s['deb_bytes']:,} | {s['deb_bytes'] / MIB:.1f} |")
+        out.append(f"| {name} (every check, one binary) | {n:,} | {n / 1e6:.1f} |")
+    out.append(f"| installed suite (`make install`: the binary and its links, man pages, definitions, docs) | {s['installed_bytes']:,} | "
+               f"{s['installed_bytes'] / 1e6:.1f} |")
+    out.append(f"| Debian package (`make deb`, xz) | {s['deb_bytes']:,} | {s['deb_bytes'] / 1e6:.1f} |")
+    b = data.get("build", {})
+    designs = [k for k in ("multi-fat", "multi-thin", "multi-nolto", "multi-static", "multi-nopie", "separate-fat") if k in b]
+    if designs:
+        out.append("")
+        out.append("| build design | clean build (s) | binaries (bytes) |")
+        out.append("|---|---:|---:|")
+        for k in designs:
+            out.append(f"| {b[k]['label']} | {b[k]['seconds']:.0f} | {b[k]['bytes']:,} |")
     return "\n".join(out)
 
 
 def value(data, spec):
+    parts = spec.split("/")
+    if parts[0] == "hostcost":
+        v = data.get("hostcost", {}).get(parts[1], {}).get(parts[2])
+        return (f"{v:,}" if isinstance(v, int) else fmt(v)) if v is not None else MISSING
     path, field = spec.rsplit("/", 1)
     section, gname, name = path.split("/", 2)
     r = row(data, f"{section}/{gname}", name)
     return fmt(r[field]) if r else MISSING
+
+
+def pg_actions(data):
+    """One row per check_postgres.pl action: both tools' wall and CPU, the ratios, the exits."""
+    groups = data.get("pg_actions", {})
+    if not groups:
+        return MISSING
+    out = ["| action | custos wall / CPU ms | check_postgres.pl wall / CPU ms | custos ÷ check_postgres.pl, wall / CPU | exit custos / check_postgres.pl |",
+           "|---|---:|---:|---:|---|"]
+    for action, g in groups.items():
+        us, pl = (g["rows"][n] for n in g["order"])
+        same = "same" if us["exit"] == pl["exit"] else "**differ**"
+        out.append(f"| {action} | {fmt(us['wall_ms'])} / {fmt(us['cpu_ms'])} | {fmt(pl['wall_ms'])} / "
+                   f"{fmt(pl['cpu_ms'])} | {us['wall_ms'] / pl['wall_ms']:.2f} / {us['cpu_ms'] / pl['cpu_ms']:.2f} | "
+                   f"{us['exit']} / {pl['exit']} ({same}) |")
+    return "\n".join(out)
 
 
 def render(template, data):
@@ -241,8 +317,10 @@ def render(template, data):
             return goals(data)
         if key == "sizes":
             return sizes(data)
-        if key in ("processes", "wal", "errors", "queues"):
+        if key in ("processes", "wal", "errors", "queues", "pg"):
             return growth(data, key)
+        if key == "pg_actions":
+            return pg_actions(data)
         if key.startswith("table:"):
             return table(data, key[6:])
         if key.startswith("v:"):

@@ -4,7 +4,7 @@ target/bench/results.json, and writes BENCHMARKS.md from bench/BENCHMARKS.md.in.
 
     custos-harness run -- python3 bench/run.py BINDIR [SECTION...]
 
-Sections: machine size host postgres web rabbitmq zulip scale (default: all). A section run
+Sections: machine size build host postgres web rabbitmq zulip hostcost scale (default: all). A section run
 alone replaces its own results and keeps the others'.
 """
 import importlib, os, sys, time
@@ -12,7 +12,7 @@ import importlib, os, sys, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import report  # noqa: E402
 
-SECTIONS = ["machine", "size", "host", "postgres", "web", "rabbitmq", "zulip", "scale"]
+SECTIONS = ["machine", "size", "build", "host", "postgres", "web", "rabbitmq", "zulip", "hostcost", "scale"]
 
 
 def main():

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Sizes: each check's release binary, the whole suite as `make install` lays it out (binaries,
-man pages, definitions, docs), and the Debian package (xz) that `make deb` builds.
+"""Sizes: the release binary (one multi-call `custos`, every check a link to it), the whole
+suite as `make install` lays it out (the binary, links, man pages, definitions, docs), and the
+Debian package (xz) that `make deb` builds.
 """
 import os, subprocess, sys, tempfile
 
@@ -21,8 +22,7 @@ def tree_bytes(path):
 
 
 def run(bindir):
-    checks = sorted(d for d in os.listdir(os.path.join(ROOT, "crates")) if d.startswith("check_"))
-    binaries = {c: os.path.getsize(os.path.join(bindir, c)) for c in checks}
+    binaries = {"custos": os.path.getsize(os.path.join(bindir, "custos"))}
     with tempfile.TemporaryDirectory() as d:
         subprocess.run(["make", "-s", "-C", ROOT, "install-files", f"DESTDIR={d}", f"BINARIES={bindir}"],
                        check=True, stdout=subprocess.DEVNULL)
@@ -33,7 +33,7 @@ def run(bindir):
     record("size", "binaries", binaries)
     record("size", "installed_bytes", installed)
     record("size", "deb_bytes", deb)
-    print(f"  {len(binaries)} binaries, {sum(binaries.values())} bytes; installed {installed}; .deb {deb}")
+    print(f"  custos {binaries['custos']} bytes; installed {installed}; .deb {deb}")
 
 
 if __name__ == "__main__":
