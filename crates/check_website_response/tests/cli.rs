@@ -362,6 +362,49 @@ fn redirect_from_http_to_https_keeps_the_ip_override() {
 }
 
 #[test]
+fn credentials_stay_with_the_urls_own_origin_and_post_redirect_get_is_no_loop() {
+    let n = custos_harness::nginx();
+    let creds = [
+        "-k",
+        "Authorization: Bearer s3cret",
+        "-k",
+        "Cookie: session=c00kie",
+        "-k",
+        "X-Custos: kept",
+    ];
+    // The same origin: every header reaches the page.
+    let (same, other) = (n.http_url("/to-same-host"), n.http_url("/to-other-host"));
+    let mut args = vec!["-u", same.as_str()];
+    args.extend(creds);
+    args.extend([
+        "-s",
+        "authorization=Bearer s3cret cookie=session=c00kie x-custos=kept",
+    ]);
+    let run = web(&args);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    // Another host (the same server as [::1]): credentials are not sent, other headers are.
+    let mut args = vec!["-u", other.as_str()];
+    args.extend(creds);
+    args.extend(["-s", "authorization= cookie= x-custos=kept"]);
+    let run = web(&args);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(!run.stdout.contains("s3cret") && !run.stdout.contains("c00kie"));
+    // POST, 303 to the same URL, GET: a form's usual answer, not a loop.
+    let run = web(&[
+        "-u",
+        &n.http_url("/form"),
+        "-j",
+        "POST",
+        "--body",
+        "a=1",
+        "-s",
+        "form method=GET",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(run.text().ends_with("after 1 redirect"), "{}", run.stdout);
+}
+
+#[test]
 fn headers_method_body_and_basic_auth() {
     let n = custos_harness::nginx();
     // Zulip's Camo check sends Accept-Encoding: identity.

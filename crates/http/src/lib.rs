@@ -141,7 +141,7 @@ pub struct Request {
     pub method: Method,
     /// The URL.
     pub url: Url,
-    /// Extra headers, on every hop.
+    /// Extra headers, on every hop (credentials only to the URL's own origin).
     pub headers: Vec<(header::HeaderName, header::HeaderValue)>,
     /// A body (`application/x-www-form-urlencoded` unless a Content-Type header is given).
     pub body: Option<String>,
@@ -238,7 +238,8 @@ impl Client {
         let mut current = req.url.clone();
         let mut method = req.method.clone();
         let mut body = req.body.clone();
-        let mut visited: Vec<Url> = Vec::new();
+        // A loop is the same request again: POST /form -> 303 -> GET /form is not one.
+        let mut visited: Vec<(Method, Url)> = Vec::new();
         let mut hops: Vec<String> = Vec::new();
         let mut first: Option<(Option<Vec<u8>>, Timings)> = None;
         loop {
@@ -273,18 +274,10 @@ impl Client {
                 })?;
             let code = resp.status.as_u16();
             hops.push(format!("{code} {} -> {}", shown(&current), shown(&next)));
-            visited.push(current.clone());
+            visited.push((method.clone(), current.clone()));
             if hops.len() > max_redirects as usize {
                 return Err(CheckError::critical(format!(
                     "more than {max_redirects} redirects, the last to {}",
-                    shown(&next)
-                ))
-                .details(&hops));
-            }
-            if visited.contains(&next) {
-                return Err(CheckError::critical(format!(
-                    "redirect loop: {} -> {}",
-                    shown(&current),
                     shown(&next)
                 ))
                 .details(&hops));
@@ -296,11 +289,21 @@ impl Client {
                 method = Method::GET;
                 body = None;
             }
+            if visited.contains(&(method.clone(), next.clone())) {
+                return Err(CheckError::critical(format!(
+                    "redirect loop: {} -> {}",
+                    shown(&current),
+                    shown(&next)
+                ))
+                .details(&hops));
+            }
             current = next;
         }
     }
 
-    /// One hop of `req`: its headers, credentials (the URL's own origin only) and body.
+    /// One hop of `req`: its headers, credentials (the URL's own origin only: Basic auth, and
+    /// the `Authorization`, `Proxy-Authorization` and `Cookie` headers, as curl and browsers
+    /// drop them on a redirect elsewhere) and body.
     fn build(
         &self,
         req: &Request,
@@ -309,11 +312,20 @@ impl Client {
         body: &Option<String>,
     ) -> reqwest::RequestBuilder {
         let mut b = self.request(method.clone(), url.clone());
+        let same_origin = url.origin() == req.url.origin();
         for (name, value) in &req.headers {
-            b = b.header(name, value);
+            let credential = [
+                header::AUTHORIZATION,
+                header::PROXY_AUTHORIZATION,
+                header::COOKIE,
+            ]
+            .contains(name);
+            if same_origin || !credential {
+                b = b.header(name, value);
+            }
         }
         if let Some((user, password)) = &req.basic_auth {
-            if url.origin() == req.url.origin() {
+            if same_origin {
                 b = b.basic_auth(user, Some(password.expose()));
             }
         }

@@ -92,6 +92,13 @@ http {{
         location = /error {{ return 500 \"boom\\n\"; }}
         location = /unavailable {{ return 503 \"down for maintenance\\n\"; }}
         location = /echo {{ return 200 \"method=$request_method x-custos=$http_x_custos accept-encoding=$http_accept_encoding auth=$remote_user\\n\"; }}
+        location = /credentials {{ return 200 \"authorization=$http_authorization cookie=$http_cookie x-custos=$http_x_custos\\n\"; }}
+        location = /to-same-host {{ return 302 /credentials; }}
+        location = /to-other-host {{ return 302 http://[::1]:{http}/credentials; }}
+        location = /form {{
+            if ($request_method = POST) {{ return 303 /form; }}
+            return 200 \"form method=$request_method\\n\";
+        }}
         location /private/ {{
             auth_basic \"custos\";
             auth_basic_user_file {d}/htpasswd;
