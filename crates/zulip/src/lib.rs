@@ -231,7 +231,8 @@ mod tests {
         assert_eq!(c.consumers_needed("embed_links"), 2);
         assert_eq!(c.consumers_needed("user_activity"), 1);
         assert_eq!(c.consumers_needed("deferred_work"), 1);
-        assert_eq!(c.get("MACHINE", "x"), None);
+        // Section names are case-sensitive (configparser), keys are not.
+        assert_eq!(c.get("MACHINE", "deploy_type"), None);
         assert_eq!(c.get("machine", "DEPLOY_TYPE"), Some("production"));
     }
 

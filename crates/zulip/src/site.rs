@@ -149,8 +149,8 @@ impl Site {
     }
 
     /// The API keys of `emails` from Zulip's database, as `get_system_bot` finds them: the
-    /// system bot realm must exist, and each email matches exactly one user, case-insensitively
-    /// (`UPPER(email) = UPPER(%s)`, Django's `email__iexact`).
+    /// system bot realm must exist, and each email matches exactly one user of that realm,
+    /// case-insensitively (`UPPER(email) = UPPER(%s)`, Django's `email__iexact`).
     pub fn bot_keys(
         &self,
         ctx: &Context,
@@ -174,21 +174,23 @@ impl Site {
         let schema = settings::SCHEMA;
         let realm = self.setting("SYSTEM_BOT_REALM", settings::SYSTEM_BOT_REALM);
         let realms = client.query(
-            &format!("SELECT id FROM {schema}.zerver_realm WHERE string_id = $1"),
+            &format!("SELECT id::int8 AS id FROM {schema}.zerver_realm WHERE string_id = $1"),
             &[&realm],
         )?;
-        if realms.is_empty() {
+        let Some(realm_id) = realms.first() else {
             return Err(CheckError::unknown(format!(
                 "Zulip's database has no realm '{realm}' (SYSTEM_BOT_REALM): are its system bots created?"
             )));
-        }
+        };
+        let realm_id: i64 = realm_id.col("id")?;
         let mut keys = Vec::new();
         for email in emails {
             let rows = client.query(
                 &format!(
-                    "SELECT email, api_key FROM {schema}.zerver_userprofile WHERE UPPER(email) = UPPER($1)"
+                    "SELECT email, api_key FROM {schema}.zerver_userprofile \
+                     WHERE UPPER(email) = UPPER($1) AND realm_id::int8 = $2"
                 ),
-                &[email],
+                &[email, &realm_id],
             )?;
             match rows.as_slice() {
                 [row] => keys.push(Secret::new(row.col::<String>("api_key")?)),

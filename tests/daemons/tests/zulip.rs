@@ -140,7 +140,9 @@ fn world(name: &str) -> World {
          INSERT INTO zulip.zerver_userprofile (email, delivery_email, api_key, realm_id, is_bot) VALUES
              ('nagios-send-bot@zulip.com', 'nagios-send-bot@zulip.com', '{SEND_KEY}', 1, true),
              ('nagios-receive-bot@zulip.com', 'nagios-receive-bot@zulip.com', '{RECEIVE_KEY}', 1, true),
-             ('iago@zulip.com', 'iago@zulip.com', 'iagokey0000000000000000000000000', 2, false);
+             ('iago@zulip.com', 'iago@zulip.com', 'iagokey0000000000000000000000000', 2, false),
+             -- The same email in another realm: Zulip's get_system_bot looks in its realm only.
+             ('nagios-send-bot@zulip.com', 'nagios-send-bot@zulip.com', 'otherrealmkey0000000000000000003', 2, false);
          CREATE TABLE zulip.fts_update_log (id serial PRIMARY KEY, message_id integer NOT NULL);
          CREATE TABLE zulip.zerver_scheduledemail (id serial PRIMARY KEY,
              scheduled_timestamp timestamptz NOT NULL, data text NOT NULL, type smallint NOT NULL);
@@ -164,7 +166,7 @@ fn world(name: &str) -> World {
                 .query_one("SELECT count(*) FROM zulip.zerver_userprofile", &[])
                 .ok()?
                 .get(0);
-            (n == 3).then_some(())
+            (n == 4).then_some(())
         },
     )
     .unwrap();
