@@ -463,30 +463,27 @@ fn fit_items(items: Vec<String>, room: usize) -> (String, usize) {
     (perf, dropped)
 }
 
-/// The long-output lines that fit in `left` bytes, then a line saying how many were cut.
+/// The long-output lines that fit in `left` bytes, then a line saying how many were cut (those
+/// that did not fit, and the `left_out` the check itself left out).
 fn fit_lines(details: &[String], mut left: usize, limit: usize, left_out: usize) -> String {
     let mut out = String::new();
-    if details.is_empty() && left_out > 0 {
-        let marker = format!("... {left_out} more lines cut (output limit {limit} bytes)\n");
-        if marker.len() <= left {
-            out.push_str(&marker);
-        }
-    }
+    let mut cut = left_out;
     for (i, line) in details.iter().enumerate() {
         let remaining_after = details.len() - i - 1 + left_out;
         let need = line.len() + 1;
         let marker_room = if remaining_after > 0 { 64 } else { 0 };
-        if need + marker_room <= left {
-            out.push_str(line);
-            out.push('\n');
-            left -= need;
-        } else {
-            let cut = details.len() - i + left_out;
-            let marker = format!("... {cut} more lines cut (output limit {limit} bytes)\n");
-            if marker.len() <= left {
-                out.push_str(&marker);
-            }
+        if need + marker_room > left {
+            cut += details.len() - i;
             break;
+        }
+        out.push_str(line);
+        out.push('\n');
+        left -= need;
+    }
+    if cut > 0 {
+        let marker = format!("... {cut} more lines cut (output limit {limit} bytes)\n");
+        if marker.len() <= left {
+            out.push_str(&marker);
         }
     }
     out
@@ -885,6 +882,22 @@ mod tests {
         }
         assert_eq!(ties.lines(), ["a", "b"], "equal ones: the first found");
         assert_eq!(ties.into_subs().len(), 2);
+    }
+
+    #[test]
+    fn details_left_out_by_the_check_are_said_when_the_rest_fits() {
+        let mut r = Report::ok("fine");
+        r.details = vec!["a".into()];
+        r.details_left_out = 5;
+        assert_eq!(
+            render_nagios("X", &r, 4096),
+            "X OK - fine\na\n... 5 more lines cut (output limit 4096 bytes)\n"
+        );
+        r.details.clear();
+        assert_eq!(
+            render_nagios("X", &r, 4096),
+            "X OK - fine\n... 5 more lines cut (output limit 4096 bytes)\n"
+        );
     }
 
     #[test]
