@@ -284,14 +284,14 @@ fn prometheus_alerts_when_nagios_would() {
         "{page}"
     );
 
-    // The shipped rules; `for: 2m` (two results a minute apart, as Nagios) made immediate so
+    // The shipped rules; `for: 1m` (two results a minute apart, as Nagios) made immediate so
     // the test needs no clock (promtool test rules proves the waiting, in
     // shipped_rules_pass_promtool).
     let shipped =
         std::fs::read_to_string(repo().join("nagios/prometheus/custos.rules.yml")).unwrap();
-    assert!(shipped.contains("for: 2m"));
+    assert!(shipped.contains("for: 1m"));
     let rules = d.path().join("custos.rules.yml");
-    std::fs::write(&rules, shipped.replace("for: 2m", "for: 0s")).unwrap();
+    std::fs::write(&rules, shipped.replace("for: 1m", "for: 0s")).unwrap();
     let prom = Prometheus::start(d.path(), node.port, &rules).unwrap();
     let alerts = |name: &str| {
         prom.api("/api/v1/alerts")
