@@ -66,10 +66,25 @@ const CONN: &[(&str, &str)] = &[
 ];
 
 /// The clap option for a check_postgres.pl connection option name (with a server number or
-/// not: `dbhost`, `dbhost1`, `dbhost2`, `H2`).
+/// not: `dbhost`, `dbhost1`, `dbhost2`).
 fn conn_option(name: &str) -> Option<&'static str> {
-    let base = name.trim_end_matches(|c: char| c.is_ascii_digit());
+    // Server numbers are 1 and 2 (`dbhost2`, `H2`); `-p5433` is a value (see `attached`).
+    let base = name
+        .strip_suffix(['1', '2'])
+        .filter(|b| !b.ends_with(|c: char| c.is_ascii_digit()))
+        .unwrap_or(name);
     CONN.iter().find(|(n, _)| *n == base).map(|(_, clap)| *clap)
+}
+
+/// `-p5433`, `-Hdb1`: a one-letter connection option (`-H`, `-p`, `-u`) with its value
+/// attached, as getopt reads it; `-H2`, `-p1` stay check_postgres.pl's numbered options.
+fn attached(dashes: usize, body: &str) -> Option<(&str, &str)> {
+    let (letter, value) = (body.get(..1)?, body.get(1..)?);
+    (dashes == 1
+        && !value.is_empty()
+        && !["1", "2"].contains(&value)
+        && ["H", "p", "u"].contains(&letter))
+    .then_some((letter, value))
 }
 
 /// Rewrites check_postgres.pl's command line into custos' (see the module doc).
@@ -108,12 +123,14 @@ pub fn rewrite(invoked_as: &str, argv: Vec<OsString>) -> Vec<OsString> {
         let body = &text[dashes..];
         let (name, inline) = match body.split_once('=') {
             Some((n, v)) => (n, Some(v.to_string())),
-            None => (body, None),
+            None => match attached(dashes, body) {
+                // `-p5433`: a one-letter option with its value attached, as getopt reads it.
+                Some((letter, value)) => (letter, Some(value.to_string())),
+                None => (body, None),
+            },
         };
         // A connection option, numbered or not, long or short: collected.
-        let is_short_cluster = dashes == 1 && name.len() == 1 && inline.is_none();
-        let conn_target = conn_option(name)
-            .filter(|_| dashes == 2 || name.len() > 1 || is_short_cluster || inline.is_some());
+        let conn_target = conn_option(name);
         if let Some(clap) = conn_target {
             let value = match inline {
                 Some(v) => Some(v),
@@ -287,6 +304,32 @@ mod tests {
             words(&["x", "--action=backends", "-w", "5", "-H", "h"]),
         ));
         assert_eq!(got, ["x", "--action=backends", "-w", "5", "--host=h"]);
+    }
+
+    #[test]
+    fn attached_short_values_and_numbered_short_options() {
+        // `-p5433 -d zulip`: the port attached, as getopt (and clap) read it.
+        let got = text(rewrite(
+            "check_postgres",
+            words(&["x", "-p5433", "-Hdb1", "-unagios", "-d", "zulip"]),
+        ));
+        assert_eq!(
+            got,
+            [
+                "x",
+                "-d",
+                "zulip",
+                "--port=5433",
+                "--host=db1",
+                "--user=nagios"
+            ]
+        );
+        // `-H2=b`: check_postgres.pl's second server.
+        let got = text(rewrite(
+            "check_postgres",
+            words(&["x", "-H", "a", "-H2=b", "--dbport12=7"]),
+        ));
+        assert_eq!(got, ["x", "--dbport12=7", "--host=a,b"]);
     }
 
     #[test]
