@@ -227,20 +227,39 @@ struct Control {
     id: String,
 }
 
+/// Debian's pg_controldata for the data directory: the one of its `PG_VERSION`, else the
+/// newest installed (versions compared as numbers: 16 after 9.6).
+fn debian_pg_controldata(dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    let base = std::path::Path::new("/usr/lib/postgresql");
+    let at = |v: &str| base.join(v).join("bin/pg_controldata");
+    let own = plugin_core::files::read_text(&dir.join("PG_VERSION"), 64)
+        .ok()
+        .map(|v| at(v.trim()))
+        .filter(|p| p.exists());
+    own.or_else(|| {
+        let mut found: Vec<(Vec<u32>, std::path::PathBuf)> = std::fs::read_dir(base)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let number = name
+                    .split('.')
+                    .map(|p| p.parse().ok())
+                    .collect::<Option<_>>()?;
+                Some((number, at(&name)))
+            })
+            .filter(|(_, p)| p.exists())
+            .collect();
+        found.sort();
+        found.pop().map(|(_, p)| p)
+    })
+}
+
 fn pg_controldata(run: &Run, dir: &std::path::Path) -> Result<Control, CheckError> {
     let program = std::env::var_os("PGCONTROLDATA")
         .map(std::path::PathBuf::from)
-        .or_else(|| {
-            let mut found: Vec<std::path::PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|e| e.path().join("bin/pg_controldata"))
-                .filter(|p| p.exists())
-                .collect();
-            found.sort();
-            found.pop()
-        })
+        .or_else(|| debian_pg_controldata(dir))
         .unwrap_or_else(|| "pg_controldata".into());
     let mut cmd = std::process::Command::new(program);
     cmd.arg(dir).env("LC_ALL", "C");

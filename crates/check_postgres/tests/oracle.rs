@@ -337,10 +337,10 @@ fn vacuum_and_analyze_times() {
     sql("CREATE TABLE IF NOT EXISTS vac (id int); INSERT INTO vac VALUES (1)");
     sql("VACUUM vac");
     sql("ANALYZE vac");
+    // Older than the 1-second thresholds below (a lower bound: a busy machine only adds).
     std::thread::sleep(Duration::from_millis(2100));
-    for (action, done) in [("last_vacuum", true), ("last_analyze", true)] {
+    for action in ["last_vacuum", "last_analyze"] {
         let a = format!("--action={action}");
-        assert!(done);
         same(db(), &[&a], 0);
         same(db(), &[&a, "-w", "1s", "-c", "1 day"], 1);
         same(db(), &[&a, "-c", "1 second"], 2);
