@@ -6,6 +6,7 @@
 
 use custos_harness::faults::{Fault, FaultServer};
 use custos_harness::plugin::{run_plugin_with, PluginRun};
+use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::sync::RwLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -694,5 +695,25 @@ fn every_source_gives_the_same_numbers() {
         &ctl,
     ]);
     assert_eq!(run.code, 2, "{}", run.stdout);
+    // A rabbitmqctl that prints 70 MB: read up to the cap, then UNKNOWN saying so.
+    let dir = tempfile::tempdir().unwrap();
+    let endless = dir.path().join("rabbitmqctl");
+    std::fs::write(&endless, "#!/bin/sh\nexec head -c 70000000 /dev/zero\n").unwrap();
+    std::fs::set_permissions(&endless, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = self::run(&[
+        "--vhost",
+        vhost,
+        "--source",
+        "rabbitmqctl",
+        "--rabbitmqctl",
+        endless.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 3, "{}", run.stdout);
+    assert!(
+        run.text()
+            .contains("rabbitmqctl list_queues printed more than 64 MiB"),
+        "{}",
+        run.stdout
+    );
     amqp.stop(consumer).unwrap();
 }

@@ -10,8 +10,8 @@
 //! queue created a moment ago has no numbers yet and is reported as not measured. Paging is
 //! opt-in (`--page-size`): the broker builds and sorts the whole list for every page.
 //!
-//! Listings are read as they arrive, one queue at a time ([`crate::items`]): memory does not
-//! grow with the number of queues.
+//! Listings are read as they arrive, one queue at a time ([`crate::items`]): no listing is
+//! held whole (the consumer counts are kept, one per consumed queue).
 
 use crate::items::ArrayItems;
 use crate::{take_credentials, BrokerArgs, Credentials, Queue};

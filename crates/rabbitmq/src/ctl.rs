@@ -102,6 +102,12 @@ impl Ctl {
         ];
         let out = self.run(ctx, &args, "rabbitmqctl list_queues")?;
         let words = || out.complaint();
+        if out.truncated {
+            return Err(CheckError::unknown(format!(
+                "rabbitmqctl list_queues printed more than {} MiB",
+                MAX_OUTPUT >> 20
+            )));
+        }
         match out.code {
             Some(0) => {
                 let queues = parse(&out.stdout).map_err(|e| {

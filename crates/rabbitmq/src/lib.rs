@@ -1,5 +1,6 @@
 //! custos-rabbitmq: RabbitMQ as custos' checks see it — queues with their messages and
-//! consumers, and the node's health — without `rabbitmqctl` (root, 650 ms and 60 MiB a call).
+//! consumers, and the node's health — without `rabbitmqctl` (root, and an Erlang VM of about
+//! 60 MiB a call: BENCHMARKS.md).
 //!
 //! - [`api`]: the management HTTP API over custos-http: the queues of a vhost (only the columns
 //!   needed, paged), one queue, `/api/health/checks/*`. Vhost and queue names are
@@ -141,8 +142,9 @@ impl Filter {
 }
 
 /// The queues a check looks at, each handed to `each` with its name as it is read: the named
-/// ones (`None` for one that does not exist), or every queue of the vhost (never held all at
-/// once: memory does not grow with the number of queues); then the filter. `Ok(false)`:
+/// ones (`None` for one that does not exist), or every queue of the vhost (judged as it
+/// arrives, never held all at once; a source keeps only what it must join by queue name: the
+/// consumer counts, or from Prometheus about 40 bytes and the name a queue); then the filter. `Ok(false)`:
 /// nothing was left and `--allow-empty` allows it. Nothing left otherwise is UNKNOWN, never an
 /// empty OK.
 pub fn visit(
@@ -183,21 +185,6 @@ pub fn visit(
     Err(CheckError::unknown(format!(
         "{why} (--allow-empty makes this OK)"
     )))
-}
-
-/// The same, gathered (a few named queues, tests).
-pub fn select(
-    broker: &Broker,
-    ctx: &Context,
-    names: &[String],
-    filter: &Filter,
-    vhost: &str,
-) -> Result<Option<Selection>, CheckError> {
-    let mut all = Selection::new();
-    let any = visit(broker, ctx, names, filter, vhost, &mut |n, q| {
-        all.push((n, q))
-    })?;
-    Ok(any.then_some(all))
 }
 
 /// The named queues from a listing (`list` hands each queue to its argument): only those named
