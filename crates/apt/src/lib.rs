@@ -9,7 +9,8 @@
 //! - [`output`]: `apt-get -s upgrade`'s `Inst` lines, kept-back packages and errors.
 //!
 //! The engine reads only the stanzas of installed packages and streams every list, so a host
-//! with 120 pending upgrades is answered in about 75 ms instead of apt's 2-4 s (BENCHMARKS.md),
+//! with 121 pending upgrades is answered in about a tenth of a second instead of apt's 2-4 s
+//! (BENCHMARKS.md),
 //! with apt's answer: check_debian_packages' tests compare both on this machine, on fixture
 //! roots built for apt, and on 100 random roots.
 

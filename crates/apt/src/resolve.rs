@@ -167,17 +167,6 @@ pub struct Universe {
     pub index: HashMap<String, usize>,
 }
 
-/// What the simulated upgrade decided for one package.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Decision {
-    /// The package (index in [`Universe::packages`]).
-    pub package: usize,
-    /// Its candidate version (index in its versions), if any.
-    pub candidate: Option<usize>,
-    /// The version the upgrade installs (the current one when kept back).
-    pub install: usize,
-}
-
 /// apt's configuration as the policy and the resolver use it.
 pub struct Settings<'a> {
     /// The preferences records.

@@ -88,8 +88,8 @@ pub fn check(args: &Args, ctx: &Context) -> CheckResult {
     check_at(args, ctx, plugin_core::unix_now())
 }
 
-/// The check, with "now" given (tests pin the clock).
-pub fn check_at(args: &Args, ctx: &Context, now: f64) -> CheckResult {
+/// The check at time `now`.
+fn check_at(args: &Args, ctx: &Context, now: f64) -> CheckResult {
     let path = args
         .file
         .as_ref()

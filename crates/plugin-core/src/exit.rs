@@ -66,29 +66,25 @@ fn finish(mut report: Report) -> ! {
         // The one path for warnings every result carries (warn() keeps each once).
         report.details.extend(lock(&s.warnings).iter().cloned());
     }
+    // One run time for every rendering of this result.
+    let elapsed = shared.map_or(0.0, |s| s.started.elapsed().as_secs_f64());
     if let Some(path) = shared.and_then(|s| s.state_file.as_ref()) {
         let first = report.summary.lines().next().unwrap_or("").to_string();
         let now = crate::unix_now() as i64;
         if let Err(e) = write_record(path, &Record::new(now, report.state, &first)) {
-            report
-                .details
-                .insert(0, format!("(the result was {}: {first})", report.state));
-            report.summary = format!("cannot write state file {}: {e}", path.display());
-            report.state = State::Unknown;
-            report.status_text = None;
+            demote(
+                &mut report,
+                format!("cannot write state file {}: {e}", path.display()),
+            );
         }
     }
     if let Some((s, path)) = shared.and_then(|s| Some((s, s.textfile.as_ref()?))) {
-        let metrics =
-            openmetrics::render(s.plugin.name, &report, s.started.elapsed().as_secs_f64());
+        let metrics = openmetrics::render(s.plugin.name, &report, elapsed);
         if let Err(e) = crate::files::write_atomic(path, metrics.as_bytes()) {
-            report.details.insert(
-                0,
-                format!("(the result was {}: {})", report.state, report.summary),
+            demote(
+                &mut report,
+                format!("cannot write textfile {}: {e}", path.display()),
             );
-            report.summary = format!("cannot write textfile {}: {e}", path.display());
-            report.state = State::Unknown;
-            report.status_text = None;
         }
     }
     if let Some(s) = shared {
@@ -97,13 +93,25 @@ fn finish(mut report: Report) -> ! {
     let text = match shared {
         Some(s) if s.format == OutputFormat::Json => render_json(s.plugin.name, &s.label, &report),
         Some(s) if s.format == OutputFormat::Openmetrics => {
-            openmetrics::render(s.plugin.name, &report, s.started.elapsed().as_secs_f64())
+            openmetrics::render(s.plugin.name, &report, elapsed)
         }
         Some(s) => render_nagios(&s.label, &report, s.output_limit),
         None => render_nagios("CUSTOS", &report, DEFAULT_OUTPUT_LIMIT),
     };
     write_stdout(&text);
     std::process::exit(report.state.code())
+}
+
+/// A result that could not be written where it was asked for: UNKNOWN saying so, the result
+/// itself (its first line) kept as the first line of the long output.
+fn demote(report: &mut Report, why: String) {
+    let first = report.summary.lines().next().unwrap_or("").to_string();
+    report
+        .details
+        .insert(0, format!("(the result was {}: {first})", report.state));
+    report.summary = why;
+    report.state = State::Unknown;
+    report.status_text = None;
 }
 
 fn panic_message(info: &std::panic::PanicHookInfo<'_>) -> String {

@@ -256,15 +256,15 @@ fn a_broker_with_10000_queues_leaves_nothing_behind() {
 fn cleanup_lines_added_at_once_are_all_kept() {
     let base = custos_harness::make_base().unwrap();
     let guard = custos_harness::guard::Guard::new(&base).unwrap();
+    // Process groups above the kernel's PID_MAX_LIMIT (4,194,304): none can exist, so the
+    // cleanup's kills reach nothing.
+    const NONE: u32 = 4_194_400;
     std::thread::scope(|s| {
         for i in 0..32u32 {
             let guard = &guard;
             s.spawn(move || {
                 guard
-                    .on_cleanup(&custos_harness::guard::stop_group_line(
-                        4_000_000 + i,
-                        "TERM",
-                    ))
+                    .on_cleanup(&custos_harness::guard::stop_group_line(NONE + i, "TERM"))
                     .unwrap()
             });
         }
@@ -272,12 +272,12 @@ fn cleanup_lines_added_at_once_are_all_kept() {
     let script = std::fs::read_to_string(base.join("cleanup.sh")).unwrap();
     for i in 0..32u32 {
         assert!(
-            script.contains(&format!("kill -TERM -{}", 4_000_000 + i)),
+            script.contains(&format!("kill -TERM -{}", NONE + i)),
             "{script}"
         );
     }
     let mut groups = guard.cleanup().unwrap();
     groups.sort_unstable();
-    assert_eq!(groups, (0..32).map(|i| 4_000_000 + i).collect::<Vec<u32>>());
+    assert_eq!(groups, (0..32).map(|i| NONE + i).collect::<Vec<u32>>());
     assert!(!base.exists());
 }
