@@ -72,6 +72,15 @@ def run(bindir):
             ("FTS update log", [f"{bindir}/check_fts_update_log", *conn, "--table", "pg_class", "-c", "100000000"], 1),
             ("replication lag", [f"{bindir}/check_postgres_replication_lag", *conn], 1),
         ] + [(f"check_postgres {a}", [f"{bindir}/check_postgres", *conn, "--action", a, *extra], 1) for a, extra in PG_ACTIONS]
+        # As nagios/cron/custos ships them for a stock Zulip server (no management plugin): the
+        # two RabbitMQ cron jobs through rabbitmqctl, the rest the same.
+        rabbitmqctl = ["--source", "rabbitmqctl", "--rabbitmqctl", os.environ["CUSTOS_RABBITMQ_CTL"], "--vhost", VHOST]
+        shipped = [
+            ("queues, Zulip's rule, rabbitmqctl (cron)", [f"{bindir}/check_rabbitmq_queues", "--zulip", "--stats-dir", stats,
+                                                         *rabbitmqctl, "--state-file", os.path.join(d, "rq")], 1),
+            ("consumers, every file, rabbitmqctl (cron)", [f"{bindir}/check_rabbitmq_consumers", "--zulip-state-dir", d,
+                                                          "--zulip-conf", "/nonexistent", *rabbitmqctl], 1),
+        ] + [c for c in custos if "(cron)" not in c[0] or c[0].startswith("send/receive")]
         zulip = [
             ("send/receive probe (Python, before Django)", [PY, "-c", "import requests, psycopg2, pika"], 1),
             ("check-rabbitmq-queue (rabbitmqctl list_queues)", [*ctl, "list_queues", "-p", VHOST, "name", "messages", "consumers"], 1),
@@ -89,7 +98,7 @@ def run(bindir):
         ] + [(f"check_postgres.pl {a}", [*pl, f"--action={a}", *extra], 1) for a, extra in PG_ACTIONS]
 
         totals = {}
-        for side, cmds in (("custos", custos), ("zulip", zulip)):
+        for side, cmds in (("custos", custos), ("custos_ctl", shipped), ("zulip", zulip)):
             cpu = wall = 0.0
             peak = 0.0
             for name, argv, per_minute in cmds:
@@ -99,10 +108,13 @@ def run(bindir):
                 peak = max(peak, r["rss_mib"])
             totals[side] = (cpu, wall, peak)
     summary = {"custos_cpu_ms": totals["custos"][0], "custos_wall_ms": totals["custos"][1], "custos_peak_mib": totals["custos"][2],
+               "custos_ctl_cpu_ms": totals["custos_ctl"][0], "custos_ctl_wall_ms": totals["custos_ctl"][1],
+               "custos_ctl_peak_mib": totals["custos_ctl"][2], "custos_ctl_runs": sum(n for *_, n in shipped),
                "zulip_cpu_ms": totals["zulip"][0], "zulip_wall_ms": totals["zulip"][1], "zulip_peak_mib": totals["zulip"][2],
                "custos_runs": sum(n for *_, n in custos), "zulip_runs": sum(n for *_, n in zulip)}
     record("hostcost", "summary", summary)
-    print(f"  a minute: custos {summary['custos_cpu_ms']:.0f} ms CPU, Zulip's way {summary['zulip_cpu_ms']:.0f} ms CPU")
+    print(f"  a minute: custos {summary['custos_cpu_ms']:.0f} ms CPU (API), {summary['custos_ctl_cpu_ms']:.0f} ms "
+          f"(rabbitmqctl, as shipped), Zulip's way {summary['zulip_cpu_ms']:.0f} ms CPU")
 
 
 if __name__ == "__main__":
